@@ -1,0 +1,387 @@
+"""Small verdict helpers the gate's stages run: ``python -m aksara_release.tools <cmd>``.
+
+Why they exist: several tools report problems without failing (pip-audit exits 0 when
+it *could not audit* a dependency; detect-secrets ``scan`` always exits 0; an SBOM can
+be schema-valid yet miss the runtime dependencies). Each command here turns one such
+report into an exit code, so the stage definitions stay plain argv lists that both
+executors run unchanged.
+
+Exit codes: 0 the check holds, 1 it does not (one line per problem on stderr), 2 bad
+usage or unreadable input (one line, never a traceback).
+
+Stdlib only, except ``sbom-verify`` (cyclonedx-python-lib and packaging, installed in
+the SBOM stage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.parser
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+OK = 0
+CHECK_FAILED = 1
+USAGE = 2
+
+PROG = "aksara_release.tools"
+_MIGRATION_RE = re.compile(r"^(\d+)_(.+)\.sql$")
+TAMPER_LINE = "-- tampered by the release gate smoke check\n"
+
+
+class ToolError(Exception):
+    """Bad input: reported as one line with exit code 2."""
+
+
+def _fail(problems: Sequence[str], what: str) -> int:
+    for problem in problems:
+        print(f"{PROG}: {what}: {problem}", file=sys.stderr)
+    return CHECK_FAILED
+
+
+def _load_json(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ToolError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ToolError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    except json.JSONDecodeError as exc:
+        raise ToolError(f"{path}: not valid JSON (line {exc.lineno})") from None
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normalised project name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# --------------------------------------------------------------------------- expect-exit
+def expect_exit(code: int, argv: Sequence[str]) -> int:
+    """Run ``argv``; its stdout passes through; succeed only on exit ``code``.
+
+    Used where the *correct* outcome is a specific failure (a tampered migration must
+    make ``aksara status`` exit 5, not 0 and not a crash).
+    """
+    if not argv:
+        raise ToolError("expect-exit needs a command after --")
+    sys.stdout.flush()
+    try:
+        proc = subprocess.run(list(argv), check=False)  # noqa: S603 - argv from the stage
+    except FileNotFoundError:
+        raise ToolError(f"command not found: {argv[0]}") from None
+    if proc.returncode != code:
+        return _fail([f"{argv[0]} exited {proc.returncode}, expected {code}"], "expect-exit")
+    print(f"{PROG}: expect-exit: {argv[0]} exited {code} as expected", file=sys.stderr)
+    return OK
+
+
+# --------------------------------------------------------------------------- migrations
+def _checksum(data: bytes) -> str:
+    """SHA-256 of the file with CRLF/CR normalised to LF (aksara's checksum rule)."""
+    return hashlib.sha256(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
+
+
+def _migration_files(directory: str) -> list[Path]:
+    root = Path(directory)
+    if not root.is_dir():
+        raise ToolError(f"{directory}: not a directory")
+    files = [p for p in root.iterdir() if p.is_file() and _MIGRATION_RE.match(p.name)]
+    return sorted(files, key=lambda p: int(_MIGRATION_RE.match(p.name).group(1)))  # type: ignore[union-attr]
+
+
+def smoke_verify(status_json: str, migrations_dir: str) -> int:
+    """``aksara status`` says clean, every file is applied, and checksums match.
+
+    The checksum is recomputed here, independently of aksara, so a bug that records
+    the wrong checksum cannot vouch for itself.
+    """
+    report = _load_json(status_json)
+    if not isinstance(report, dict) or not isinstance(report.get("migrations"), list):
+        raise ToolError(f"{status_json}: not an aksara status document")
+    files = _migration_files(migrations_dir)
+    if not files:
+        raise ToolError(f"{migrations_dir}: no migration files")
+    problems: list[str] = []
+    if report.get("status") != "clean":
+        problems.append(f"status is {report.get('status')!r}, expected 'clean'")
+    by_file = {str(m.get("file", "")).rsplit("/", 1)[-1]: m for m in report["migrations"]}
+    for path in files:
+        entry = by_file.get(path.name)
+        if entry is None:
+            problems.append(f"{path.name}: not in the status report")
+            continue
+        if entry.get("state") != "applied":
+            problems.append(f"{path.name}: state {entry.get('state')!r}, expected 'applied'")
+        expected = _checksum(path.read_bytes())
+        if entry.get("checksum") != expected:
+            problems.append(f"{path.name}: reported checksum differs from the file's")
+        if entry.get("recorded_checksum") != entry.get("checksum"):
+            problems.append(f"{path.name}: recorded_checksum != checksum")
+    if problems:
+        return _fail(problems, "smoke-verify")
+    print(f"{PROG}: smoke-verify: {len(files)} migrations applied, checksums verified")
+    return OK
+
+
+def tamper(migrations_dir: str) -> int:
+    """Append a comment to the first migration: an edit after it was applied."""
+    files = _migration_files(migrations_dir)
+    if not files:
+        raise ToolError(f"{migrations_dir}: no migration files")
+    target = files[0]
+    data = target.read_bytes()
+    separator = b"" if data.endswith(b"\n") or not data else b"\n"
+    target.write_bytes(data + separator + TAMPER_LINE.encode())
+    print(f"{PROG}: tamper: appended a comment to {target.name}")
+    return OK
+
+
+# --------------------------------------------------------------------------- audit
+def _requirements(path: str) -> dict[str, str]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        raise ToolError(f"{path}: cannot read") from None
+    out: dict[str, str] = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        name, sep, version = line.partition("==")
+        if not sep:
+            raise ToolError(f"{path}: {line!r} is not pinned with ==")
+        out[canonical_name(name.split("[", 1)[0].strip())] = version.strip()
+    return out
+
+
+def audit_verdict(report_path: str, requirements_path: str) -> int:
+    """Fail on any vulnerability, any dependency pip-audit skipped, any one missing.
+
+    pip-audit exits 0 when the vulnerability service is unreachable and merely marks
+    the dependencies as skipped: that is "not audited", not "clean".
+    """
+    report = _load_json(report_path)
+    deps = report.get("dependencies") if isinstance(report, dict) else None
+    if not isinstance(deps, list):
+        raise ToolError(f"{report_path}: not a pip-audit JSON report")
+    wanted = _requirements(requirements_path)
+    problems: list[str] = []
+    seen: set[str] = set()
+    for dep in deps:
+        name = canonical_name(str(dep.get("name", "")))
+        seen.add(name)
+        version = dep.get("version", "?")
+        if dep.get("skip_reason"):
+            problems.append(f"{name} could not be audited: {dep['skip_reason']}")
+            continue
+        for vuln in dep.get("vulns", []):
+            fixes = ", ".join(vuln.get("fix_versions", [])) or "none"
+            problems.append(f"{name}=={version} is vulnerable: {vuln.get('id')} (fixed in {fixes})")
+    for name in sorted(set(wanted) - seen):
+        problems.append(f"{name}=={wanted[name]} is missing from the audit report")
+    if problems:
+        return _fail(problems, "audit-verdict")
+    print(f"{PROG}: audit-verdict: {len(wanted)} dependencies audited, no known vulnerabilities")
+    return OK
+
+
+# --------------------------------------------------------------------------- secrets
+def secrets_sarif(report: dict[str, Any]) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of detect-secrets findings (hashed secrets only, never values)."""
+    findings = report.get("results", {})
+    rules: dict[str, dict[str, Any]] = {}
+    results: list[dict[str, Any]] = []
+    for filename in sorted(findings):
+        for item in findings[filename]:
+            kind = str(item.get("type", "Secret"))
+            rule_id = re.sub(r"[^A-Za-z0-9]+", "-", kind).strip("-").lower() or "secret"
+            rules.setdefault(
+                rule_id,
+                {
+                    "id": rule_id,
+                    "name": kind,
+                    "shortDescription": {"text": f"{kind} found in the source tree"},
+                    "defaultConfiguration": {"level": "error"},
+                },
+            )
+            results.append(
+                {
+                    "ruleId": rule_id,
+                    "level": "error",
+                    "message": {"text": f"Possible {kind} (sha1 {item.get('hashed_secret')})"},
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": filename},
+                                "region": {"startLine": int(item.get("line_number", 1))},
+                            }
+                        }
+                    ],
+                }
+            )
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "detect-secrets",
+                        "version": str(report.get("version", "unknown")),
+                        "informationUri": "https://github.com/Yelp/detect-secrets",
+                        "rules": list(rules.values()),
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+
+
+def secrets_verdict(report_path: str, sarif_out: str) -> int:
+    """Write SARIF for the findings; fail when there is any."""
+    report = _load_json(report_path)
+    if not isinstance(report, dict) or not isinstance(report.get("results"), dict):
+        raise ToolError(f"{report_path}: not a detect-secrets JSON report")
+    sarif = secrets_sarif(report)
+    Path(sarif_out).write_text(json.dumps(sarif, indent=2) + "\n", encoding="utf-8")
+    results = sarif["runs"][0]["results"]
+    if results:
+        return _fail(
+            [
+                f"{r['locations'][0]['physicalLocation']['artifactLocation']['uri']}:"
+                f"{r['locations'][0]['physicalLocation']['region']['startLine']}: "
+                f"{r['ruleId']}"
+                for r in results
+            ],
+            "secrets-verdict",
+        )
+    print(f"{PROG}: secrets-verdict: no secrets found")
+    return OK
+
+
+# --------------------------------------------------------------------------- sbom
+def wheel_requirements(wheel: str) -> list[str]:
+    """Canonical names of the wheel's Requires-Dist that apply here, extras excluded."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            meta_name = next(
+                n for n in archive.namelist()
+                if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+            )
+            metadata = archive.read(meta_name).decode("utf-8")
+    except (OSError, zipfile.BadZipFile, StopIteration):
+        raise ToolError(f"{wheel}: not a readable wheel") from None
+    message = email.parser.Parser().parsestr(metadata, headersonly=True)
+    names: list[str] = []
+    for line in message.get_all("Requires-Dist") or []:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            raise ToolError(f"{wheel}: invalid Requires-Dist {line!r}") from None
+        if req.marker is None or req.marker.evaluate({"extra": ""}):
+            names.append(canonical_name(req.name))
+    return names
+
+
+def sbom_verify(sbom_path: str, wheel: str) -> int:
+    """Validate the CycloneDX JSON for its own spec version; require every dependency."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    try:
+        text = Path(sbom_path).read_text(encoding="utf-8")
+    except OSError:
+        raise ToolError(f"{sbom_path}: cannot read") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ToolError(f"{sbom_path}: not valid JSON (line {exc.lineno})") from None
+    spec = str(document.get("specVersion", "")) if isinstance(document, dict) else ""
+    try:
+        version = SchemaVersion.from_version(spec)
+    except ValueError:
+        raise ToolError(f"{sbom_path}: unsupported CycloneDX specVersion {spec!r}") from None
+    problems: list[str] = []
+    error = JsonStrictValidator(version).validate_str(text)
+    if error is not None:
+        problems.append(f"not valid CycloneDX {spec} JSON: {str(error).splitlines()[0][:300]}")
+    components = {
+        canonical_name(str(c.get("name", "")))
+        for c in document.get("components", [])
+        if isinstance(c, dict)
+    }
+    required = wheel_requirements(wheel)
+    problems += [f"runtime dependency {name} is not a component" for name in required
+                 if name not in components]
+    if problems:
+        return _fail(problems, "sbom-verify")
+    print(
+        f"{PROG}: sbom-verify: valid CycloneDX {spec}, {len(components)} components, "
+        f"all {len(required)} runtime dependencies present"
+    )
+    return OK
+
+
+# --------------------------------------------------------------------------- CLI
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("expect-exit", help="run a command, succeed only on an exact exit code")
+    p.add_argument("code", type=int)
+    p.add_argument("argv", nargs=argparse.REMAINDER)
+    p = sub.add_parser("smoke-verify", help="check an `aksara status --format json` report")
+    p.add_argument("status_json")
+    p.add_argument("migrations_dir")
+    p = sub.add_parser("tamper", help="edit the first migration file after it was applied")
+    p.add_argument("migrations_dir")
+    p = sub.add_parser("audit-verdict", help="judge a pip-audit JSON report")
+    p.add_argument("report")
+    p.add_argument("requirements")
+    p = sub.add_parser("secrets-verdict", help="judge a detect-secrets report, write SARIF")
+    p.add_argument("report")
+    p.add_argument("--sarif", required=True)
+    p = sub.add_parser("sbom-verify", help="validate a CycloneDX SBOM against the wheel")
+    p.add_argument("sbom")
+    p.add_argument("--wheel", required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "expect-exit":
+            command = list(args.argv)
+            if command and command[0] == "--":
+                command = command[1:]
+            return expect_exit(args.code, command)
+        if args.command == "smoke-verify":
+            return smoke_verify(args.status_json, args.migrations_dir)
+        if args.command == "tamper":
+            return tamper(args.migrations_dir)
+        if args.command == "audit-verdict":
+            return audit_verdict(args.report, args.requirements)
+        if args.command == "secrets-verdict":
+            return secrets_verdict(args.report, args.sarif)
+        if args.command == "sbom-verify":
+            return sbom_verify(args.sbom, args.wheel)
+    except ToolError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return USAGE
+    except ImportError as exc:
+        print(f"{PROG}: error: {args.command} needs {exc.name} installed", file=sys.stderr)
+        return USAGE
+    raise AssertionError(args.command)  # pragma: no cover - argparse enforces choices
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
