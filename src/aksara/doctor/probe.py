@@ -1,0 +1,76 @@
+"""One connection attempt to the database, shared by every database check.
+
+Why: ``database.reachable``, ``migrations.tracking_table`` and the server-version
+verdict all need the same facts; connecting once keeps the doctor fast and makes the
+checks agree with each other. Driver errors are cut to one line and scrubbed of every
+secret the URL carries before they are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from aksara.dburl import DatabaseURL, scrub
+
+#: Seconds to wait for the server before declaring it unreachable.
+DEFAULT_CONNECT_TIMEOUT = 5
+#: Oldest PostgreSQL major version aksara supports (documented in docs/doctor.md).
+MIN_SERVER_MAJOR = 16
+#: Newest PostgreSQL major version the release gate tests against.
+NEWEST_TESTED_MAJOR = 18
+
+_TRACKING_TABLE_SQL = (
+    "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s"
+)
+TRACKING_TABLE = "aksara_migrations"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one connection attempt learned."""
+
+    reachable: bool
+    error: str | None = None
+    server_version: str | None = None
+    server_version_num: int | None = None
+    tracking_table: bool | None = None
+
+    @property
+    def major(self) -> int | None:
+        return None if self.server_version_num is None else self.server_version_num // 10000
+
+
+def first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def probe_database(url: DatabaseURL, schema: str, timeout: int = DEFAULT_CONNECT_TIMEOUT) -> Probe:
+    """Connect, read the server version and look for the tracking table. Never raises."""
+    try:
+        with psycopg.connect(
+            url.raw, connect_timeout=timeout, autocommit=True, application_name="aksara-doctor"
+        ) as conn:
+            version_num = int(conn.info.server_version)
+            row = conn.execute("SHOW server_version").fetchone()
+            version = str(row[0]).split(" ")[0] if row else str(version_num)
+            present = conn.execute(_TRACKING_TABLE_SQL, (schema, TRACKING_TABLE)).fetchone()
+            return Probe(True, None, version, version_num, present is not None)
+    except psycopg.Error as exc:
+        message = first_line(str(exc)) or type(exc).__name__
+        return Probe(False, scrub(message, url.secrets()))
+    except (OSError, ValueError) as exc:
+        return Probe(False, scrub(first_line(str(exc)) or type(exc).__name__, url.secrets()))
+
+
+def version_verdict(major: int) -> str:
+    """``"old"`` below the supported minimum, ``"new"`` above the newest tested, else ``"ok"``."""
+    if major < MIN_SERVER_MAJOR:
+        return "old"
+    if major > NEWEST_TESTED_MAJOR:
+        return "new"
+    return "ok"
