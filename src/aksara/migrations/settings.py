@@ -1,0 +1,46 @@
+"""Where the migration commands get their configuration: flag, then environment, then default.
+
+Why shared: ``aksara migrate``, ``aksara status`` and ``aksara doctor`` must agree on
+which directory and which schema they look at, or the doctor would vouch for a
+different database state than the one ``migrate`` produced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from aksara.errors import UsageError
+
+MIGRATIONS_DIR_ENV = "AKSARA_MIGRATIONS_DIR"
+SCHEMA_ENV = "AKSARA_SCHEMA"
+DEFAULT_MIGRATIONS_DIR = "migrations"
+DEFAULT_SCHEMA = "public"
+#: The tracking table's name inside the chosen schema.
+TRACKING_TABLE = "aksara_migrations"
+#: PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1).
+MAX_IDENTIFIER_BYTES = 63
+
+
+def resolve_migrations_dir(flag: str | None, environ: Mapping[str, str]) -> Path:
+    """``--migrations-dir``, else ``AKSARA_MIGRATIONS_DIR``, else ``./migrations``."""
+    value = flag or environ.get(MIGRATIONS_DIR_ENV) or DEFAULT_MIGRATIONS_DIR
+    return Path(value)
+
+
+def validate_schema(schema: str) -> str:
+    """Reject schema names PostgreSQL would silently truncate or cannot represent."""
+    if not schema:
+        raise UsageError("schema name is empty")
+    if "\x00" in schema:
+        raise UsageError("schema name contains a NUL character")
+    if len(schema.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+        raise UsageError(f"schema name is longer than {MAX_IDENTIFIER_BYTES} bytes")
+    return schema
+
+
+def resolve_schema(flag: str | None, environ: Mapping[str, str]) -> str:
+    """``--schema``, else ``AKSARA_SCHEMA``, else ``public``; validated."""
+    if flag is not None:
+        return validate_schema(flag)
+    return validate_schema(environ.get(SCHEMA_ENV) or DEFAULT_SCHEMA)
