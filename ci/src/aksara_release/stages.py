@@ -438,9 +438,11 @@ SECRET_SCAN_EXCLUDES: tuple[str, ...] = (
 )
 
 #: Imports every module of the installed package (``python -I`` keeps the source tree out).
+#: ``__main__`` modules are left out: importing one runs the CLI.
 IMPORT_EVERY_MODULE = (
     "import importlib, pkgutil, aksara; "
-    "names = [m.name for m in pkgutil.walk_packages(aksara.__path__, 'aksara.')]; "
+    "names = [m.name for m in pkgutil.walk_packages(aksara.__path__, 'aksara.') "
+    "if not m.name.endswith('.__main__')]; "
     "[importlib.import_module(n) for n in names]; "
     "print(f'imported aksara and {len(names)} submodules')"
 )

@@ -1,0 +1,95 @@
+"""``python -m aksara_release.host run|verify``: the host gate's command line.
+
+Normally reached through ``python3 ci/gate.py`` (which creates the runner
+environment first). Exit codes: 0 pass / verified, 1 a stage failed / verification
+failed, 2 usage error, 3 incomplete (stages skipped), 70 internal error. Errors are
+one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aksara_release import stages
+from aksara_release.host.executor import GateConfig, GateUsageError, run_gate
+from aksara_release.host.runner import DEFAULT_STAGE_TIMEOUT
+
+PROG = "gate"
+USAGE = 2
+INTERNAL = 70
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in value.split(",") if n.strip())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Aksara release gate (host executor)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the release gate")
+    run.add_argument("--only", type=_names, default=(), help="comma-separated stages to run")
+    run.add_argument("--skip", type=_names, default=None, action="append",
+                     help="comma-separated stages to skip (recorded as skipped)")
+    run.add_argument("--evidence", type=Path, default=None,
+                     help="evidence directory (default: <source>/evidence)")
+    run.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                     help="stages run at the same time (default: CPU count)")
+    run.add_argument("--osv-url", default=None,
+                     help="OSV-compatible vulnerability service for pip-audit")
+    run.add_argument("--source", type=Path, default=Path.cwd(), help="repository to check")
+    run.add_argument("--pip-cache", type=Path, default=None, help="pip cache directory")
+    run.add_argument("--keep-run-dir", action="store_true",
+                     help="keep the stage venvs and source copies (debugging)")
+    run.add_argument("--stage-timeout", type=float, default=DEFAULT_STAGE_TIMEOUT)
+    run.add_argument("--list", action="store_true", help="list the stages and exit")
+    verify = sub.add_parser("verify", help="re-check an evidence directory")
+    verify.add_argument("directory", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "verify":
+            from aksara_release.host.verify import verify
+
+            problems = verify(args.directory)
+            for problem in problems:
+                print(f"{PROG}: verify: {problem}", file=sys.stderr)
+            if problems:
+                print(f"{PROG}: verify: FAILED ({len(problems)} problems)", file=sys.stderr)
+                return 1
+            print(f"{PROG}: verify: OK: {args.directory} is intact and every required stage passed")
+            return 0
+        if args.list:
+            for stage in stages.build_stages():
+                print(f"{stage.name:<20} {stage.title}")
+            return 0
+        skip = tuple(n for group in args.skip or () for n in group)
+        gate_home = Path(os.environ.get("AKSARA_GATE_HOME") or args.source / ".gate").resolve()
+        config = GateConfig(
+            source=args.source,
+            evidence_dir=args.evidence or args.source / "evidence",
+            gate_home=gate_home,
+            only=args.only,
+            skip=skip,
+            jobs=args.jobs,
+            osv_url=args.osv_url,
+            pip_cache=args.pip_cache,
+            keep_run_dir=args.keep_run_dir,
+            stage_timeout=args.stage_timeout,
+        )
+        return run_gate(config)
+    except GateUsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the boundary: one line, no traceback
+        print(f"{PROG}: internal error: {exc.__class__.__name__}: {exc}"[:300], file=sys.stderr)
+        return INTERNAL

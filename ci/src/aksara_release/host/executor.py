@@ -1,0 +1,287 @@
+"""Schedule the stages: dependency order, bounded parallelism, evidence at the end.
+
+``package-build`` is the only producer (``Stage.produces_dist``); every stage that
+``needs_dist`` waits for it and is recorded as skipped when it did not pass. Stages
+without that dependency start at once. At most ``jobs`` stages run at a time
+(default: the CPU count).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from aksara_release import evidence, stages
+from aksara_release.host import snapshot
+from aksara_release.host.database import DatabaseServer, database_server
+from aksara_release.host.progress import Progress, final_table
+from aksara_release.host.runner import DEFAULT_STAGE_TIMEOUT, StageContext, run_stage
+
+#: Heavier stages first so the long poles start early (names not listed go last).
+PRIORITY: tuple[str, ...] = (
+    "package-build", "unit-tests", "static-analysis", "docs-build", "sbom",
+    "dependency-audit", "migration-tests", "security-tests", "diagnostics-tests",
+    "fuzz-tests", "doctor", "migration-smoke", "secret-scan", "twine-check", "wheel-import",
+)
+
+
+class GateUsageError(Exception):
+    """Bad options (unknown stage, unusable evidence directory): exit code 2."""
+
+
+@dataclass
+class GateConfig:
+    source: Path
+    evidence_dir: Path
+    gate_home: Path
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    osv_url: str | None = None
+    pip_cache: Path | None = None
+    keep_run_dir: bool = False
+    stage_timeout: float = DEFAULT_STAGE_TIMEOUT
+    live: bool | None = None
+
+
+def select(all_stages: Sequence[stages.Stage], only: Sequence[str], skip: Sequence[str]
+           ) -> dict[str, str]:
+    """Skip reasons for stages that will not run (``--only`` / ``--skip``)."""
+    known = {s.name for s in all_stages}
+    unknown = [n for n in (*only, *skip) if n not in known]
+    if unknown:
+        raise GateUsageError(
+            f"unknown stage {unknown[0]!r}; known: {', '.join(s.name for s in all_stages)}"
+        )
+    reasons: dict[str, str] = {}
+    for s in all_stages:
+        if only and s.name not in only:
+            reasons[s.name] = "not selected (--only)"
+        elif s.name in skip:
+            reasons[s.name] = "skipped with --skip"
+    return reasons
+
+
+def prepare_evidence_dir(path: Path) -> None:
+    """Empty a previous evidence directory; refuse to clear anything else."""
+    if path.exists():
+        if not path.is_dir():
+            raise GateUsageError(f"evidence path {path} exists and is not a directory")
+        contents = list(path.iterdir())
+        if contents and not (path / evidence.SUMMARY_JSON).exists() and not (
+            path / evidence.STAGES_DIR
+        ).exists():
+            raise GateUsageError(
+                f"evidence directory {path} is not empty and holds no earlier evidence; "
+                "choose another --evidence"
+            )
+        for item in contents:
+            if item.is_dir() and not item.is_symlink():
+                shutil.rmtree(item)
+            else:
+                item.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def package_version(source: Path) -> str | None:
+    init = source / "src" / "aksara" / "__init__.py"
+    try:
+        match = re.search(r'__version__\s*=\s*"([^"]+)"', init.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    return match.group(1) if match else None
+
+
+def _find_dist(dist: Path) -> tuple[Path | None, Path | None, str | None]:
+    wheels = sorted(dist.glob("*.whl"))
+    sdists = sorted(dist.glob("*.tar.gz"))
+    if len(wheels) != 1 or len(sdists) != 1:
+        return None, None, f"expected one wheel and one sdist in dist/, found {len(wheels)} and {len(sdists)}"
+    return wheels[0], sdists[0], None
+
+
+def _stage_artifacts(out: Path, root: Path) -> tuple[evidence.Artifact, ...]:
+    files = [
+        p for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name not in (evidence.LOG_FILE, evidence.RESULT_FILE)
+    ]
+    return tuple(evidence.artifact_from_file(root, p) for p in files)
+
+
+def _finish_stage(result: evidence.StageResult, out: Path, root: Path) -> evidence.StageResult:
+    """Write result.json; return the summary's view (log and result files included)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / evidence.LOG_FILE).exists():
+        (out / evidence.LOG_FILE).write_text(f"# stage {result.name}: {result.status}: {result.reason}\n")
+    result = replace(result, artifacts=_stage_artifacts(out, root))
+    evidence.write_json(out / evidence.RESULT_FILE, result.to_json())
+    extra = tuple(
+        evidence.artifact_from_file(root, out / name)
+        for name in (evidence.LOG_FILE, evidence.RESULT_FILE)
+    )
+    return replace(result, artifacts=result.artifacts + extra)
+
+
+def run_gate(config: GateConfig) -> int:
+    """Run the gate; write the evidence; return the exit code (0 pass, 1 fail, 3 incomplete)."""
+    all_stages = stages.build_stages(stages.GateOptions(osv_url=config.osv_url))
+    skip_reasons = select(all_stages, config.only, config.skip)
+    if config.jobs < 1:
+        raise GateUsageError("--jobs must be at least 1")
+    source = config.source.resolve()
+    if not (source / "pyproject.toml").is_file():
+        raise GateUsageError(f"{source} has no pyproject.toml; pass the repository with --source")
+    ev = config.evidence_dir.resolve()
+    prepare_evidence_dir(ev)
+    runs = config.gate_home / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    run_dir = runs / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    pip_cache = (config.pip_cache or config.gate_home / "cache" / "pip").resolve()
+    pip_cache.mkdir(parents=True, exist_ok=True)
+    dist = ev / evidence.DIST_DIR
+    dist.mkdir(parents=True, exist_ok=True)
+
+    started_at = evidence.now_iso()
+    t0 = time.monotonic()
+    progress = Progress([s.name for s in all_stages], live=config.live)
+    snap = run_dir / "snapshot"
+    files = snapshot.copy_source(source, snap)
+    progress.message(f"release gate: {files} source files snapshotted; evidence -> {ev}")
+
+    to_run = [s for s in all_stages if s.name not in skip_reasons]
+    producer = next((s for s in all_stages if s.produces_dist), None)
+    results: dict[str, evidence.StageResult] = {}
+    for name, reason in skip_reasons.items():
+        stage = next(s for s in all_stages if s.name == name)
+        results[name] = _finish_stage(
+            evidence.skipped(name, stage.title, reason), ev / evidence.STAGES_DIR / name, ev
+        )
+
+    needs_db = any(s.database for s in to_run)
+    wheel: Path | None = None
+    sdist: Path | None = None
+    db_description: str | None = None
+    try:
+        with database_server(needs_db) as server:
+            db_description = server.description if server else None
+            if server:
+                progress.message(f"database: {server.description}")
+            progress.start()
+            wheel, sdist = _schedule(config, to_run, producer, results, server, snap, run_dir,
+                                     ev, dist, pip_cache, progress)
+    finally:
+        progress.stop()
+        if not config.keep_run_dir:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+    wall = time.monotonic() - t0
+    ordered = [results[s.name] for s in all_stages]
+    dist_artifacts: list[evidence.Artifact] = []
+    if wheel and sdist:
+        dist_artifacts = [evidence.artifact_from_file(ev, wheel), evidence.artifact_from_file(ev, sdist)]
+        (dist / evidence.SHA256SUMS).write_text(evidence.render_sha256sums(dist_artifacts))
+        dist_artifacts.append(evidence.artifact_from_file(ev, dist / evidence.SHA256SUMS))
+    summary = evidence.build_summary(
+        ordered,
+        executor="host",
+        required=stages.required_stages(),
+        package=stages.PACKAGE,
+        version=package_version(source),
+        dist=dist_artifacts,
+        started_at=started_at,
+        wall_time_s=wall,
+        database=db_description,
+        options={
+            "only": list(config.only), "skip": list(config.skip), "jobs": config.jobs,
+            "osv_url": config.osv_url,
+        },
+        environment={"cpu_count": os.cpu_count()},
+    )
+    evidence.write_json(ev / evidence.SUMMARY_JSON, summary)
+    (ev / evidence.SUMMARY_MD).write_text(evidence.render_summary_md(summary), encoding="utf-8")
+    print(final_table(ordered, summary["verdict"], wall), flush=True)
+    print(f"evidence: {ev}", flush=True)
+    return int(summary["exit_code"])
+
+
+def _schedule(
+    config: GateConfig,
+    to_run: list[stages.Stage],
+    producer: stages.Stage | None,
+    results: dict[str, evidence.StageResult],
+    server: DatabaseServer | None,
+    snap: Path,
+    run_dir: Path,
+    ev: Path,
+    dist: Path,
+    pip_cache: Path,
+    progress: Progress,
+) -> tuple[Path | None, Path | None]:
+    rank = {name: i for i, name in enumerate(PRIORITY)}
+    order = sorted(to_run, key=lambda s: rank.get(s.name, len(PRIORITY)))
+    waiting = [s for s in order if s.needs_dist and s is not producer]
+    ready = [s for s in order if not (s.needs_dist and s is not producer)]
+    wheel: Path | None = None
+    sdist: Path | None = None
+    running: dict[Future[evidence.StageResult], stages.Stage] = {}
+
+    def submit(pool: ThreadPoolExecutor, stage: stages.Stage) -> None:
+        out = ev / evidence.STAGES_DIR / stage.name
+        ctx = StageContext(
+            stage=stage, root=run_dir / "stages" / stage.name, snapshot=snap, out=out,
+            dist=dist, pip_cache=pip_cache, database=server, wheel=wheel, sdist=sdist,
+            timeout=config.stage_timeout, on_state=progress.update,
+        )
+        running[pool.submit(run_stage, ctx)] = stage
+
+    def record(stage: stages.Stage, result: evidence.StageResult) -> None:
+        out = ev / evidence.STAGES_DIR / stage.name
+        final = _finish_stage(result, out, ev)
+        results[stage.name] = final
+        progress.done(final)
+
+    with ThreadPoolExecutor(max_workers=config.jobs) as pool:
+        for stage in ready:
+            submit(pool, stage)
+        if producer is None or producer.name in results:
+            # package-build is not running: dependents cannot get a wheel.
+            reason = f"needs {producer.name if producer else 'a build'}, which was not run"
+            for stage in waiting:
+                record(stage, evidence.skipped(stage.name, stage.title, reason))
+            waiting = []
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                stage = running.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - an executor bug fails one stage
+                    result = evidence.StageResult(
+                        name=stage.name, title=stage.title, status="error",
+                        reason=f"executor error: {exc.__class__.__name__}",
+                    )
+                if stage is producer:
+                    if result.status == "passed":
+                        wheel, sdist, problem = _find_dist(dist)
+                        if problem:
+                            result = replace(result, status="failed", reason=problem)
+                    record(stage, result)
+                    if result.status == "passed":
+                        for dependent in waiting:
+                            submit(pool, dependent)
+                    else:
+                        for dependent in waiting:
+                            record(dependent, evidence.skipped(
+                                dependent.name, dependent.title,
+                                f"needs {stage.name}, which {result.status}",
+                            ))
+                    waiting = []
+                else:
+                    record(stage, result)
+    return wheel, sdist

@@ -1,0 +1,285 @@
+"""Run one rendered stage: fresh venv, tools, wheel, then the steps, in order.
+
+The first failing command stops the stage. Output goes to ``log.txt`` with every
+secret value (generated secrets, the database password) replaced by ``***``; a
+secret found in an evidence file fails the stage (and is scrubbed there too).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from aksara_release import evidence
+from aksara_release.host import venvs
+from aksara_release.host.database import DatabaseServer
+from aksara_release.stages import Paths, RenderedStage, Stage, Step
+
+MASK = "***"
+#: A stage that runs longer than this is killed and fails (a hang must not stall CI).
+DEFAULT_STAGE_TIMEOUT = 1500.0
+
+
+@dataclass
+class StageContext:
+    """Host locations and shared settings for one stage run."""
+
+    stage: Stage
+    root: Path  # the stage's private directory in the run directory
+    snapshot: Path  # the source snapshot the stage's own copy is made from
+    out: Path  # the stage's evidence directory
+    dist: Path
+    pip_cache: Path
+    database: DatabaseServer | None
+    wheel: Path | None = None
+    sdist: Path | None = None
+    timeout: float = DEFAULT_STAGE_TIMEOUT
+    on_state: Callable[[str, str], None] = lambda name, state: None
+    extra_secrets: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def src(self) -> Path:
+        return self.root / "src"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def venv(self) -> Path:
+        return self.root / "venv"
+
+    def paths(self) -> Paths:
+        return Paths(
+            src=str(self.src),
+            out=str(self.out),
+            work=str(self.work),
+            dist=str(self.dist),
+            wheel=str(self.wheel) if self.wheel else "{wheel}",
+            sdist=str(self.sdist) if self.sdist else "{sdist}",
+        )
+
+
+class _Scrubber:
+    def __init__(self, values: Sequence[str]) -> None:
+        self.values = sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for value in self.values:
+            text = text.replace(value, MASK)
+        return text
+
+    def found_in(self, text: str) -> bool:
+        return any(value in text for value in self.values)
+
+
+def describe(argv: Sequence[str], limit: int = 6) -> str:
+    """A short, secret-free label for a command (argv carries paths, never secrets)."""
+    shown = list(argv[:limit]) + (["..."] if len(argv) > limit else [])
+    return " ".join(shown)
+
+
+#: Caller variables a stage may see: how to reach a package index, nothing that changes
+#: what gets installed or how a tool behaves (PIP_NO_DEPS would not pass).
+PASSTHROUGH: tuple[str, ...] = (
+    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_CERT", "PIP_TRUSTED_HOST",
+    "PIP_DEFAULT_TIMEOUT", "PIP_RETRIES", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+)
+
+
+def _base_env(ctx: StageContext) -> dict[str, str]:
+    """A clean environment, as in a container: only index/network settings come in."""
+    home = ctx.root / "home"
+    tmp = ctx.root / "tmp"
+    home.mkdir(exist_ok=True)
+    tmp.mkdir(exist_ok=True)
+    passed = {k: os.environ[k] for k in PASSTHROUGH if k in os.environ}
+    return {
+        **passed,
+        "PATH": f"{ctx.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "VIRTUAL_ENV": str(ctx.venv),
+        "HOME": str(home),
+        "TMPDIR": str(tmp),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PIP_CACHE_DIR": str(ctx.pip_cache),
+        "PIP_NO_INPUT": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _last_line(log_path: Path) -> str:
+    try:
+        with log_path.open("rb") as handle:
+            handle.seek(max(0, log_path.stat().st_size - 4096))
+            tail = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in tail.splitlines() if line.strip() and not line.startswith("$ ")]
+    return lines[-1][:240] if lines else ""
+
+
+def _run(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log: IO[str],
+    scrub: _Scrubber,
+    stdout_path: Path | None,
+    deadline: float,
+) -> int:
+    """Run one command; stderr (and stdout unless redirected) go to the log, scrubbed."""
+    log.write(f"$ {' '.join(argv)}" + (f" > {stdout_path}" if stdout_path else "") + "\n")
+    log.flush()
+    with ExitStack() as stack:
+        out_file = None
+        if stdout_path is not None:
+            stdout_path.parent.mkdir(parents=True, exist_ok=True)
+            out_file = stack.enter_context(stdout_path.open("wb"))
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - argv from the stage definition
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=out_file if out_file is not None else subprocess.PIPE,
+                stderr=subprocess.PIPE if out_file is not None else subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except (FileNotFoundError, PermissionError) as exc:
+            log.write(f"cannot run {argv[0]}: {exc.strerror}\n")
+            return 127
+        stream = proc.stderr if out_file is not None else proc.stdout
+        assert stream is not None
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), kill)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            for raw in iter(stream.readline, b""):
+                log.write(scrub(raw.decode("utf-8", "replace")))
+            code = proc.wait()
+        finally:
+            watchdog.cancel()
+        if timed_out.is_set():
+            log.write("stage timed out: killed\n")
+            return 124
+        return code
+
+
+def _commands(rendered: RenderedStage) -> list[tuple[str, Step]]:
+    commands: list[tuple[str, Step]] = []
+    if rendered.install_tools:
+        commands.append(("install tools", Step(rendered.install_tools)))
+    if rendered.install_wheel:
+        commands.append(("install wheel", Step(rendered.install_wheel)))
+    total = len(rendered.steps)
+    for index, step in enumerate(rendered.steps, start=1):
+        commands.append((f"step {index}/{total}", step))
+    return commands
+
+
+def run_stage(ctx: StageContext) -> evidence.StageResult:
+    """Run ``ctx.stage`` and return its result; ``log.txt`` is left in ``ctx.out``."""
+    stage = ctx.stage
+    started_at = evidence.now_iso()
+    start = time.monotonic()
+    ctx.root.mkdir(parents=True, exist_ok=True)
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    ctx.work.mkdir(parents=True, exist_ok=True)
+    log_path = ctx.out / evidence.LOG_FILE
+    generated = {name: secrets.token_urlsafe(48) for name in stage.generated_secrets}
+    secret_values = [*generated.values(), *ctx.extra_secrets]
+    if ctx.database is not None:
+        secret_values += ctx.database.secrets()
+    scrub = _Scrubber(secret_values)
+
+    def result(status: evidence.StageStatus, code: int | None, reason: str | None,
+               failed_step: str | None = None) -> evidence.StageResult:
+        return evidence.StageResult(
+            name=stage.name, title=stage.title, status=status, exit_code=code,
+            duration_s=time.monotonic() - start, reason=reason, failed_step=failed_step,
+            started_at=started_at,
+        )
+
+    with log_path.open("w", encoding="utf-8") as log, ExitStack() as stack:
+        log.write(f"# stage {stage.name}: {stage.title}\n# proves: {stage.proves}\n")
+        try:
+            ctx.on_state(stage.name, "preparing")
+            venvs.create_venv(ctx.venv)
+            if stage.needs_source:
+                shutil.copytree(ctx.snapshot, ctx.src, symlinks=True)
+            env = _base_env(ctx)
+            rendered = stage.render(ctx.paths())
+            env.update(rendered.env)
+            env.update(generated)
+            if stage.database:
+                if ctx.database is None:
+                    return result("error", None, "stage needs a database but none was provided")
+                env["DATABASE_URL"] = stack.enter_context(ctx.database.scratch(stage.name))
+                secret_values.append(env["DATABASE_URL"])
+                scrub = _Scrubber(secret_values)
+        except Exception as exc:  # noqa: BLE001 - recorded as the stage's error
+            log.write(f"executor error: {scrub(str(exc))}\n")
+            return result("error", None, f"executor error: {scrub(str(exc))[:200]}")
+        deadline = start + ctx.timeout
+        cwd = Path(rendered.workdir)
+        code = 0
+        for label, step in _commands(rendered):
+            ctx.on_state(stage.name, "installing" if label.startswith("install") else label)
+            code = _run(
+                step.argv, cwd=cwd, env=env, log=log, scrub=scrub,
+                stdout_path=Path(step.stdout) if step.stdout else None, deadline=deadline,
+            )
+            if code != 0:
+                log.flush()
+                hint = _last_line(log_path)
+                log.write(f"# {label} failed with exit code {code}\n")
+                reason = f"{label} ({Path(step.argv[0]).name}) exited {code}"
+                return result("failed", code, f"{reason}: {hint}" if hint else reason,
+                              f"{label}: {describe(step.argv)}")
+        leaked = _scrub_evidence(ctx.out, scrub)
+        if leaked:
+            return result("failed", 0, "secret value leaked into " + ", ".join(leaked), None)
+        missing = [name for name in stage.evidence if not (ctx.out / name).is_file()]
+        if missing:
+            return result("failed", 0, "declared evidence missing: " + ", ".join(missing))
+        log.write("# stage passed\n")
+        return result("passed", 0, None)
+
+
+def _scrub_evidence(out: Path, scrub: _Scrubber) -> list[str]:
+    """Names of evidence files that contained a secret value (scrubbed in place)."""
+    leaked: list[str] = []
+    for path in sorted(out.rglob("*")):
+        if not path.is_file() or path.name == evidence.LOG_FILE:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        if scrub.found_in(text):
+            path.write_text(scrub(text), encoding="utf-8")
+            leaked.append(path.relative_to(out).as_posix())
+    return leaked
