@@ -117,3 +117,26 @@ def validate(report_schema: dict[str, Any]) -> Iterator[Callable[[dict[str, Any]
 
     validator = jsonschema.Draft202012Validator(report_schema)
     yield validator.validate
+
+
+@pytest.fixture(scope="module")
+def shared_migrations(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_migrations(tmp_path_factory.mktemp("shared") / "migrations")
+
+
+@pytest.fixture(scope="module")
+def shared_migrated(admin_url: str, shared_migrations: Path) -> Iterator[str]:
+    """One migrated database for a whole module of read-only doctor runs."""
+    import uuid
+
+    from aksara_release.pgserver import create_database, drop_database
+
+    name = f"aksara_diag_{uuid.uuid4().hex[:12]}"
+    url = create_database(admin_url, name)
+    try:
+        code = main(["migrate", "--migrations-dir", str(shared_migrations),
+                     "--database-url", url, "--format", "json"])
+        assert code == 0
+        yield url
+    finally:
+        drop_database(admin_url, name)

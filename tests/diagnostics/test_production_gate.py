@@ -122,16 +122,17 @@ UNSAFE = [
 @pytest.mark.parametrize(("variable", "value", "check_id", "words"), UNSAFE,
                          ids=[f"{u[0]}={u[1]!r}" for u in UNSAFE])
 def test_each_unsafe_setting_fails_naming_the_reason(
-    migrated: str, migrations_dir: Path, run_cli, production_env,
+    shared_migrated: str, shared_migrations: Path, run_cli, production_env,
     variable: str, value: str | None, check_id: str, words: str,
 ) -> None:
-    env = {**production_env, "DATABASE_URL": migrated}
+    env = {**production_env, "DATABASE_URL": shared_migrated}
     if value is None:
         env.pop(variable, None)
     else:
         env[variable] = value
     result = run_cli("doctor", "production-check", "--format", "json",
-                     "--migrations-dir", str(migrations_dir), "--skip", "database.tls", env=env)
+                     "--migrations-dir", str(shared_migrations), "--skip", "database.tls",
+                     env=env)
     assert result.code == 1, result.out
     failed = [c for c in result.json()["checks"] if c["status"] == "fail"]
     assert [c["id"] for c in failed] == [check_id]
@@ -143,11 +144,11 @@ def test_each_unsafe_setting_fails_naming_the_reason(
 @pytest.mark.parametrize("url_suffix", ["", "?sslmode=disable", "?sslmode=prefer",
                                         "?sslmode=allow"])
 def test_database_url_without_required_tls_fails(
-    migrated: str, migrations_dir: Path, run_cli, production_env, url_suffix: str
+    shared_migrated: str, shared_migrations: Path, run_cli, production_env, url_suffix: str
 ) -> None:
     result = run_cli("doctor", "production-check", "--format", "json",
-                     "--migrations-dir", str(migrations_dir),
-                     env={**production_env, "DATABASE_URL": migrated + url_suffix})
+                     "--migrations-dir", str(shared_migrations),
+                     env={**production_env, "DATABASE_URL": shared_migrated + url_suffix})
     assert result.code == 1
     assert [c["id"] for c in result.json()["checks"] if c["status"] == "fail"] == ["database.tls"]
 
