@@ -1,0 +1,135 @@
+"""Run one tool process and measure its wall time and peak resident memory.
+
+Why ``os.wait4`` and not ``resource.getrusage(RUSAGE_CHILDREN)`` deltas: the
+``ru_maxrss`` of RUSAGE_CHILDREN is the maximum over *every* child ever reaped, so a
+difference of two readings is not the peak of the last process (it is 0 whenever an
+earlier, larger child set the maximum). ``wait4`` returns the rusage of exactly the
+process it reaps; on Linux its ``ru_maxrss`` is that process's peak RSS in KiB (or of
+the largest of its own reaped descendants, when it spawns helpers). No polling, so no
+missed short-lived peaks and no sampling overhead on a 2-core machine.
+
+Wall time is ``time.perf_counter`` from just before ``Popen`` to the reap: what a user
+waits for, interpreter start-up and connection set-up included.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One finished process."""
+
+    exit_code: int
+    wall_s: float
+    max_rss_kib: int
+    output_tail: str  # last lines of stdout+stderr, already scrubbed of secrets
+    timed_out: bool = False
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """Mask every secret (the server password, raw and URL-quoted) in tool output."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _tail(path: Path, secrets: Sequence[str], lines: int = 6) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    return scrub("\n".join(text.strip().splitlines()[-lines:]), secrets)
+
+
+def _exit_code(status: int) -> int:
+    return os.waitstatus_to_exitcode(status)
+
+
+def run_measured(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    log: Path,
+    secrets: Sequence[str],
+    timeout_s: float,
+) -> Measured:
+    """Run ``argv`` to completion (killed after ``timeout_s``) and measure it."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        killed = threading.Event()
+
+        def _kill() -> None:
+            killed.set()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+        timer = threading.Timer(timeout_s, _kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - start
+        proc.returncode = _exit_code(status)  # reaped by wait4; keep Popen consistent
+    return Measured(
+        exit_code=proc.returncode,
+        wall_s=wall,
+        max_rss_kib=int(usage.ru_maxrss),
+        output_tail=_tail(log, secrets),
+        timed_out=killed.is_set(),
+    )
+
+
+def run_concurrently(
+    commands: Sequence[tuple[Sequence[str], Mapping[str, str]]],
+    *,
+    cwd: Path,
+    log_dir: Path,
+    secrets: Sequence[str],
+    timeout_s: float,
+) -> list[Measured]:
+    """Start every command at once (behind a barrier), wait for all, measure each."""
+    results: list[Measured | None] = [None] * len(commands)
+    barrier = threading.Barrier(len(commands))
+
+    def _one(index: int) -> None:
+        argv, env = commands[index]
+        barrier.wait()
+        results[index] = run_measured(
+            argv,
+            env=env,
+            cwd=cwd,
+            log=log_dir / f"proc-{index}.log",
+            secrets=secrets,
+            timeout_s=timeout_s,
+        )
+
+    threads = [threading.Thread(target=_one, args=(i,)) for i in range(len(commands))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [r for r in results if r is not None]
