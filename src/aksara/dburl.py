@@ -92,9 +92,12 @@ def parse_database_url(url: str) -> DatabaseURL:
     except ValueError:
         raise UsageError(f"database URL is malformed: {redact_url(url)}") from None
     if parts.scheme not in _SCHEMES:
-        raise UsageError(
-            f"database URL must start with postgresql:// (got {redact_url(url)})"
-        )
+        # Never echo a value that is not a URL: it may be a bare password pasted into
+        # the wrong variable. Only a recognisable "<scheme>://" prefix is quoted.
+        got = f"{parts.scheme}://..." if url.startswith(f"{parts.scheme}://") else "not a URL"
+        if not parts.scheme:
+            got = "not a URL"
+        raise UsageError(f"database URL must start with postgresql:// (got {got})")
     if parts.fragment:
         raise UsageError(f"database URL must not contain a fragment: {redact_url(url)}")
     try:
