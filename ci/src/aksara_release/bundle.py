@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -78,15 +79,24 @@ def finish(root: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
             )
         except (KeyError, ValueError) as exc:
             raise BundleError(f"meta: stage {name}: {exc}") from None
+        log = stage_dir / evidence.LOG_FILE
+        if not log.is_file():
+            log.write_text(f"# stage {name}: no log\n", encoding="utf-8")
+        # result.json lists the stage's evidence; the summary also vouches for the log
+        # and result.json themselves (the host executor writes the same shape).
         evidence.write_json(stage_dir / evidence.RESULT_FILE, result.to_json())
-        results.append(result)
+        described = tuple(
+            evidence.artifact_from_file(root, stage_dir / file)
+            for file in (evidence.LOG_FILE, evidence.RESULT_FILE)
+        )
+        results.append(replace(result, artifacts=result.artifacts + described))
 
     dist_dir = root / evidence.DIST_DIR
     dist = _files(root, dist_dir, frozenset({evidence.SHA256SUMS}))
     if dist:
-        (dist_dir / evidence.SHA256SUMS).write_text(
-            evidence.render_sha256sums(dist), encoding="utf-8"
-        )
+        sums = dist_dir / evidence.SHA256SUMS
+        sums.write_text(evidence.render_sha256sums(dist), encoding="utf-8")
+        dist.append(evidence.artifact_from_file(root, sums))
 
     required = summary_args.pop("required")
     summary = evidence.build_summary(results, dist=dist, required=required, **summary_args)
