@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aksara_release.stages import PRODUCTION_ENV
 
 from aksara.cli import main
-from aksara_release.stages import PRODUCTION_ENV
 
 MIGRATIONS = {
     "0001_create_widgets.sql": "CREATE TABLE widgets (id bigint PRIMARY KEY);\n",

@@ -15,7 +15,6 @@ from aksara.doctor.registry import Status, get_check, run_check
 from aksara.settings import load_settings
 
 
-
 def evaluate(check_id: str, env: dict[str, str], skip: tuple[str, ...] = ()):
     context = CheckContext(load_settings(env), env, connect_timeout=3)
     return run_check(get_check(check_id), context, skip)

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from aksara_release.stages import PRODUCTION_ENV, get_stage
 
 pytestmark = pytest.mark.db

@@ -14,9 +14,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-
 from aksara_release.stages import PRODUCTION_ENV
-from conftest import assert_no_leak, planted_secret  # noqa: E402
+from leakcheck import assert_no_leak, planted_secret
 
 COMMANDS = [
     ("doctor",), ("doctor", "--format", "json"),
