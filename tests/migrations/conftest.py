@@ -1,0 +1,194 @@
+"""Fixtures for the DB-backed migration tests: the real CLI against a real PostgreSQL.
+
+Scenarios run the real CLI entry point (``aksara.cli.main``) in-process, and as a
+separate ``python -m aksara`` process wherever processes matter (concurrency, SIGKILL,
+the console script itself). Every call checks the one rule that holds for all of them:
+the database password never appears in stdout or stderr, and nothing prints a
+traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+import pytest
+
+from aksara.cli import main
+from aksara_release.pgserver import create_database, drop_database
+from aksara.dburl import parse_database_url
+
+
+@dataclass
+class Result:
+    """A finished ``aksara`` process."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def assert_no_secret(secrets: list[str], *texts: str) -> None:
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text, "a secret leaked into the output"
+
+
+class Aksara:
+    """Runs the CLI against one test database and one migrations directory."""
+
+    def __init__(self, url: str, migrations_dir: Path) -> None:
+        self.url = url
+        self.dir = migrations_dir
+        self.secrets = parse_database_url(url).secrets()
+        assert self.secrets, "the test database URL must carry a password"
+
+    def env(self, url: str | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in {"AKSARA_DATABASE_URL", "DATABASE_URL", "AKSARA_MIGRATIONS_DIR",
+                         "AKSARA_SCHEMA"}
+        }
+        env["AKSARA_DATABASE_URL"] = url or self.url
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.update(extra or {})
+        return env
+
+    def argv(self, *args: str, add_dir: bool = True) -> list[str]:
+        argv = [sys.executable, "-m", "aksara", *args]
+        wants_dir = add_dir and args and args[0] in {"migrate", "status"}
+        if wants_dir and "--migrations-dir" not in args:
+            argv += ["--migrations-dir", str(self.dir)]
+        return argv
+
+    def run(
+        self,
+        *args: str,
+        url: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        add_dir: bool = True,
+    ) -> Result:
+        """Run ``aksara.cli.main`` in this process (fast; same code path as the console script)."""
+        argv = self.argv(*args, add_dir=add_dir)[3:]
+        out, err = io.StringIO(), io.StringIO()
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self.env(url, extra_env))
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main(argv)
+                except SystemExit as exc:  # argparse exits on bad arguments
+                    code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        result = Result(code, out.getvalue(), err.getvalue())
+        self.check_output(result)
+        return result
+
+    def run_process(self, *args: str, url: str | None = None, timeout: float = 90) -> Result:
+        """Run ``python -m aksara`` as a real process."""
+        proc = subprocess.run(
+            self.argv(*args),
+            env=self.env(url),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        result = Result(proc.returncode, proc.stdout, proc.stderr)
+        self.check_output(result)
+        return result
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.argv(*args),
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def check_output(self, result: Result) -> None:
+        assert_no_secret(self.secrets, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr, result.stderr
+        assert "internal error" not in result.stderr, result.stderr
+
+    def write(self, name: str, text: str | bytes) -> Path:
+        path = self.dir / name
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
+        return path
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+    def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return self.query(sql, params)[0][0]
+
+    def table_exists(self, name: str, schema: str = "public") -> bool:
+        return bool(
+            self.scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s)",
+                (schema, name),
+            )
+        )
+
+    def recorded_versions(self, schema: str = "public") -> list[int]:
+        if not self.table_exists("aksara_migrations", schema):
+            return []
+        query = sql.SQL("SELECT version FROM {} ORDER BY version").format(
+            sql.Identifier(schema, "aksara_migrations")
+        )
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            return [r[0] for r in conn.execute(query).fetchall()]
+
+
+@pytest.fixture()
+def aksara(database_url: str, tmp_path: Path) -> Iterator[Aksara]:
+    """The CLI bound to a fresh database and an empty migrations directory."""
+    directory = tmp_path / "migrations"
+    directory.mkdir()
+    yield Aksara(database_url, directory)
+
+
+@pytest.fixture(scope="module")
+def shared_database_url(admin_url: str) -> Iterator[str]:
+    """One database for a module's tests that must leave it untouched (checked by each)."""
+    name = f"aksara_shared_{uuid.uuid4().hex[:12]}"
+    url = create_database(admin_url, name)
+    try:
+        yield url
+    finally:
+        drop_database(admin_url, name)
+
+
+@pytest.fixture()
+def untouched(shared_database_url: str, tmp_path: Path) -> Iterator[Aksara]:
+    """The CLI bound to the module's shared database, which every test must leave empty."""
+    directory = tmp_path / "migrations"
+    directory.mkdir()
+    cli = Aksara(shared_database_url, directory)
+    yield cli
+    assert cli.scalar(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+    ) == 0, "a test that must change nothing left objects behind"
