@@ -14,16 +14,17 @@ SUPPORTED_PYTHONS: tuple[str, ...] = ("3.11", "3.12", "3.13")
 #: Default PostgreSQL major for the Postgres service container.
 DEFAULT_POSTGRES = "18"
 
-#: Exact image tags per version, from docker-library/official-images.
+#: Exact image tags per version (official images; patch tags seen published by
+#: 2026-11, checked by the Dagger engineer): bump deliberately, here only.
 PYTHON_IMAGES: dict[str, str] = {
-    "3.11": "python:3.11-slim-bookworm",
-    "3.12": "python:3.12-slim-bookworm",
-    "3.13": "python:3.13-slim-bookworm",
+    "3.11": "python:3.11.17-slim-bookworm",
+    "3.12": "python:3.12.15-slim-bookworm",
+    "3.13": "python:3.13.16-slim-bookworm",
 }
 POSTGRES_IMAGES: dict[str, str] = {
-    "16": "postgres:16-bookworm",
-    "17": "postgres:17-bookworm",
-    "18": "postgres:18.4-bookworm",
+    "16": "postgres:16.15-bookworm",
+    "17": "postgres:17.11-bookworm",
+    "18": "postgres:18.6-bookworm",
 }
 
 #: The embedded server the host executor and the tests start (PostgreSQL 18 binaries).
