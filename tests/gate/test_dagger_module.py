@@ -523,11 +523,11 @@ def test_release_gate_records_failed_set_up_and_killed_steps(
     assert results["twine-check"]["status"] == "error"
     assert results["twine-check"]["exit_code"] == 1
     assert "No matching distribution" in logs["stages/twine-check/log.txt"]
-    assert results["static-analysis"]["status"] == "failed"
-    assert results["static-analysis"]["exit_code"] == 137
-    assert "Killed" in logs["stages/static-analysis/log.txt"]
+    assert results["workflow-lint"]["status"] == "failed"
+    assert results["workflow-lint"]["exit_code"] == 137
+    assert "Killed" in logs["stages/workflow-lint/log.txt"]
     assert engine.ran  # the rest ran
-    others = {n: s for n, s in results.items() if n not in ("twine-check", "static-analysis")}
+    others = {n: s for n, s in results.items() if n not in ("twine-check", "workflow-lint")}
     assert {s["status"] for s in others.values()} == {"passed"}
 
 

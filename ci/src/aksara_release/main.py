@@ -417,6 +417,11 @@ class AksaraRelease:
     async def static_analysis(self) -> dagger.Container:
         return await self._checked("static-analysis")
 
+    @function(doc=_doc("workflow-lint"))
+    @check
+    async def workflow_lint(self) -> dagger.Container:
+        return await self._checked("workflow-lint")
+
     @function(doc=_doc("secret-scan"))
     @check
     async def secret_scan(self) -> dagger.Container:
