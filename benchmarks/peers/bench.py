@@ -14,6 +14,7 @@ Runs inside the harness's own venv (``benchmarks/.work/venvs/driver``): it needs
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import threading
 from collections.abc import Sequence
@@ -157,14 +158,22 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _reason(tail: str, work: Path) -> str:
+    """A failed process's last output line, with paths and migration numbers generalised."""
+    lines = tail.strip().splitlines()
+    line = lines[-1].strip() if lines else "(no output)"
+    line = line.replace(str(work), "<work>")
+    line = re.sub(r"\b\d{4}_create_bench_\d{4}", "NNNN_create_bench_NNNN", line)
+    line = re.sub(r"\bbench_\d{4}\b", "bench_NNNN", line)
+    return line[:140]
+
+
 def _reasons(per_trial: list[dict[str, Any]]) -> dict[str, int]:
-    """How many trials' first failure ended with each message (last output line)."""
+    """How many failed processes, over all trials, ended with each (generalised) line."""
     reasons: dict[str, int] = {}
     for trial in per_trial:
-        tail = trial["first_failure_tail"]
-        if tail:
-            last = tail.strip().splitlines()[-1][:160]
-            reasons[last] = reasons.get(last, 0) + 1
+        for reason in trial["failure_reasons"]:
+            reasons[reason] = reasons.get(reason, 0) + 1
     return reasons
 
 
@@ -288,7 +297,7 @@ class Bench:
                         "partial_schema": partial,
                         "db_state": asdict(state),
                         "wall_s_max": round(max(p.wall_s for p in procs), 3),
-                        "first_failure_tail": failed[0].output_tail if failed else None,
+                        "failure_reasons": [_reason(p.output_tail, self.work) for p in failed],
                     }
                 )
                 self.log(

@@ -195,6 +195,22 @@ def render_section(results: dict[str, Any], results_path: Path | None = None) ->
                 f"| {t['failed_processes']} of {t['trials'] * t['concurrency']} "
                 f"| {t['partial_schemas']} | {t['lock_note']} |"
             )
+        reasons = [
+            (tool, reason, count)
+            for tool, t in trials.items()
+            for reason, count in sorted(t.get("failure_reasons", {}).items(), key=lambda kv: -kv[1])
+        ]
+        if reasons:
+            lines += [
+                "",
+                "Why processes failed (last output line, paths and numbers generalised):",
+                "",
+                "| Tool | Processes | Failure |",
+                "| --- | ---: | --- |",
+            ]
+            for tool, reason, count in reasons:
+                cell = reason.replace("|", "\\|").replace("`", "'")
+                lines.append(f"| {tool} | {count} | `{cell}` |")
     lines += [
         "",
         "### Targets for aksara",

@@ -169,7 +169,7 @@ def _main_inner(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     }
     started = dt.datetime.now(dt.UTC)
     try:
-        with LoadSampler() as load, running_server(work / "pg") as server:
+        with LoadSampler() as load, running_server() as server:
             versions["postgresql_server"] = server.version
             log(f"PostgreSQL {server.version} on 127.0.0.1:{server.port}; tools: {list(tools)}")
             bench = Bench(
