@@ -68,7 +68,7 @@ def _ensure_venv(path: Path, stamp: str, install: list[list[str]]) -> Path:
     venv.EnvBuilder(clear=True, with_pip=True).create(path)
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     for args in install:
-        proc = subprocess.run(  # noqa: S603 - fixed pip invocation
+        proc = subprocess.run(
             [str(python), "-m", "pip", "install", "--no-input", "--quiet", *args],
             cwd=ROOT, env=env, check=False,
         )
@@ -99,7 +99,7 @@ def dev_python() -> Path:
 def _exec(python: Path, args: list[str], env: dict[str, str]) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(str(python), [str(python), *args], env)
+    os.execve(str(python), [str(python), *args], env)  # noqa: S606 - our own venv python
     return 70  # pragma: no cover - execve does not return
 
 

@@ -73,7 +73,7 @@ def expect_exit(code: int, argv: Sequence[str]) -> int:
         raise ToolError("expect-exit needs a command after --")
     sys.stdout.flush()
     try:
-        proc = subprocess.run(list(argv), check=False)  # noqa: S603 - argv from the stage
+        proc = subprocess.run(list(argv), check=False)
     except FileNotFoundError:
         raise ToolError(f"command not found: {argv[0]}") from None
     if proc.returncode != code:
@@ -270,7 +270,10 @@ def secrets_verdict(report_path: str, sarif_out: str) -> int:
 # --------------------------------------------------------------------------- sbom
 def wheel_requirements(wheel: str) -> list[str]:
     """Canonical names of the wheel's Requires-Dist that apply here, extras excluded."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.requirements import (  # type: ignore[import-not-found,unused-ignore]
+        InvalidRequirement,
+        Requirement,
+    )
 
     try:
         with zipfile.ZipFile(wheel) as archive:
@@ -295,8 +298,10 @@ def wheel_requirements(wheel: str) -> list[str]:
 
 def sbom_verify(sbom_path: str, wheel: str) -> int:
     """Validate the CycloneDX JSON for its own spec version; require every dependency."""
-    from cyclonedx.schema import SchemaVersion
-    from cyclonedx.validation.json import JsonStrictValidator
+    from cyclonedx.schema import SchemaVersion  # type: ignore[import-not-found,unused-ignore]
+    from cyclonedx.validation.json import (  # type: ignore[import-not-found,unused-ignore]
+        JsonStrictValidator,
+    )
 
     try:
         text = Path(sbom_path).read_text(encoding="utf-8")

@@ -42,7 +42,7 @@ class DatabaseServer:
         finally:
             try:
                 pgserver.drop_database(self.admin_url, name)
-            except Exception:  # noqa: BLE001 - cleanup must not hide the stage's result
+            except Exception:  # noqa: BLE001, S110 - cleanup must not hide the stage's result
                 pass
 
 
@@ -67,5 +67,6 @@ def database_server(needed: bool) -> Iterator[DatabaseServer | None]:
     with pgserver.running_server() as server:
         yield DatabaseServer(
             server.url(),
-            f"embedded PostgreSQL {server.version} on 127.0.0.1:{server.port} (started by the gate)",
+            f"embedded PostgreSQL {server.version} on 127.0.0.1:{server.port} "
+            "(started by the gate)",
         )

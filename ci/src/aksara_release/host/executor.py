@@ -21,13 +21,19 @@ from aksara_release import evidence, stages
 from aksara_release.host import snapshot
 from aksara_release.host.database import DatabaseServer, database_server
 from aksara_release.host.progress import Progress, final_table
-from aksara_release.host.runner import DEFAULT_STAGE_TIMEOUT, StageContext, run_stage
+from aksara_release.host.runner import (
+    DEFAULT_STAGE_TIMEOUT,
+    StageContext,
+    kill_active,
+    run_stage,
+)
 
 #: Heavier stages first so the long poles start early (names not listed go last).
 PRIORITY: tuple[str, ...] = (
     "package-build", "unit-tests", "static-analysis", "docs-build", "sbom",
     "dependency-audit", "migration-tests", "security-tests", "diagnostics-tests",
-    "fuzz-tests", "doctor", "migration-smoke", "secret-scan", "twine-check", "wheel-import",
+    "fuzz-tests", "doctor", "migration-smoke", "secret-scan", "workflow-lint", "twine-check",
+    "wheel-import",
 )
 
 
@@ -102,7 +108,8 @@ def _find_dist(dist: Path) -> tuple[Path | None, Path | None, str | None]:
     wheels = sorted(dist.glob("*.whl"))
     sdists = sorted(dist.glob("*.tar.gz"))
     if len(wheels) != 1 or len(sdists) != 1:
-        return None, None, f"expected one wheel and one sdist in dist/, found {len(wheels)} and {len(sdists)}"
+        found = f"found {len(wheels)} and {len(sdists)}"
+        return None, None, f"expected one wheel and one sdist in dist/, {found}"
     return wheels[0], sdists[0], None
 
 
@@ -118,7 +125,9 @@ def _finish_stage(result: evidence.StageResult, out: Path, root: Path) -> eviden
     """Write result.json; return the summary's view (log and result files included)."""
     out.mkdir(parents=True, exist_ok=True)
     if not (out / evidence.LOG_FILE).exists():
-        (out / evidence.LOG_FILE).write_text(f"# stage {result.name}: {result.status}: {result.reason}\n")
+        (out / evidence.LOG_FILE).write_text(
+            f"# stage {result.name}: {result.status}: {result.reason}\n"
+        )
     result = replace(result, artifacts=_stage_artifacts(out, root))
     evidence.write_json(out / evidence.RESULT_FILE, result.to_json())
     extra = tuple(
@@ -173,8 +182,12 @@ def run_gate(config: GateConfig) -> int:
             if server:
                 progress.message(f"database: {server.description}")
             progress.start()
-            wheel, sdist = _schedule(config, to_run, producer, results, server, snap, run_dir,
-                                     ev, dist, pip_cache, progress)
+            try:
+                wheel, sdist = _schedule(config, to_run, producer, results, server, snap,
+                                         run_dir, ev, dist, pip_cache, progress)
+            except BaseException:
+                kill_active()
+                raise
     finally:
         progress.stop()
         if not config.keep_run_dir:
@@ -184,7 +197,7 @@ def run_gate(config: GateConfig) -> int:
     ordered = [results[s.name] for s in all_stages]
     dist_artifacts: list[evidence.Artifact] = []
     if wheel and sdist:
-        dist_artifacts = [evidence.artifact_from_file(ev, wheel), evidence.artifact_from_file(ev, sdist)]
+        dist_artifacts = [evidence.artifact_from_file(ev, p) for p in (wheel, sdist)]
         (dist / evidence.SHA256SUMS).write_text(evidence.render_sha256sums(dist_artifacts))
         dist_artifacts.append(evidence.artifact_from_file(ev, dist / evidence.SHA256SUMS))
     summary = evidence.build_summary(
@@ -223,65 +236,67 @@ def _schedule(
     pip_cache: Path,
     progress: Progress,
 ) -> tuple[Path | None, Path | None]:
+    """Run ``to_run``; dependents of the build start once it passed. Returns the dists."""
     rank = {name: i for i, name in enumerate(PRIORITY)}
     order = sorted(to_run, key=lambda s: rank.get(s.name, len(PRIORITY)))
     waiting = [s for s in order if s.needs_dist and s is not producer]
     ready = [s for s in order if not (s.needs_dist and s is not producer)]
-    wheel: Path | None = None
-    sdist: Path | None = None
+    built: dict[str, Path | None] = {"wheel": None, "sdist": None}
     running: dict[Future[evidence.StageResult], stages.Stage] = {}
 
     def submit(pool: ThreadPoolExecutor, stage: stages.Stage) -> None:
-        out = ev / evidence.STAGES_DIR / stage.name
         ctx = StageContext(
-            stage=stage, root=run_dir / "stages" / stage.name, snapshot=snap, out=out,
-            dist=dist, pip_cache=pip_cache, database=server, wheel=wheel, sdist=sdist,
+            stage=stage, root=run_dir / "stages" / stage.name, snapshot=snap,
+            out=ev / evidence.STAGES_DIR / stage.name, dist=dist, pip_cache=pip_cache,
+            database=server, wheel=built["wheel"], sdist=built["sdist"],
             timeout=config.stage_timeout, on_state=progress.update,
         )
         running[pool.submit(run_stage, ctx)] = stage
 
     def record(stage: stages.Stage, result: evidence.StageResult) -> None:
-        out = ev / evidence.STAGES_DIR / stage.name
-        final = _finish_stage(result, out, ev)
+        final = _finish_stage(result, ev / evidence.STAGES_DIR / stage.name, ev)
         results[stage.name] = final
         progress.done(final)
 
+    def release(pool: ThreadPoolExecutor, build: evidence.StageResult | None) -> None:
+        """The build finished (or never ran): start or skip everything waiting for it."""
+        for dependent in waiting:
+            if build is not None and build.status == "passed":
+                submit(pool, dependent)
+            else:
+                why = "was not run" if build is None else build.status
+                name = producer.name if producer else "a build"
+                record(dependent, evidence.skipped(
+                    dependent.name, dependent.title, f"needs {name}, which {why}"))
+        waiting.clear()
+
     with ThreadPoolExecutor(max_workers=config.jobs) as pool:
-        for stage in ready:
-            submit(pool, stage)
-        if producer is None or producer.name in results:
-            # package-build is not running: dependents cannot get a wheel.
-            reason = f"needs {producer.name if producer else 'a build'}, which was not run"
-            for stage in waiting:
-                record(stage, evidence.skipped(stage.name, stage.title, reason))
-            waiting = []
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                stage = running.pop(future)
-                try:
-                    result = future.result()
-                except Exception as exc:  # noqa: BLE001 - an executor bug fails one stage
-                    result = evidence.StageResult(
-                        name=stage.name, title=stage.title, status="error",
-                        reason=f"executor error: {exc.__class__.__name__}",
-                    )
-                if stage is producer:
-                    if result.status == "passed":
+        try:
+            for stage in ready:
+                submit(pool, stage)
+            if producer is None or producer not in ready:
+                release(pool, None)
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    stage = running.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as exc:  # noqa: BLE001 - an executor bug fails one stage
+                        result = evidence.StageResult(
+                            name=stage.name, title=stage.title, status="error",
+                            reason=f"executor error: {exc.__class__.__name__}",
+                        )
+                    if stage is producer and result.status == "passed":
                         wheel, sdist, problem = _find_dist(dist)
+                        built.update(wheel=wheel, sdist=sdist)
                         if problem:
                             result = replace(result, status="failed", reason=problem)
                     record(stage, result)
-                    if result.status == "passed":
-                        for dependent in waiting:
-                            submit(pool, dependent)
-                    else:
-                        for dependent in waiting:
-                            record(dependent, evidence.skipped(
-                                dependent.name, dependent.title,
-                                f"needs {stage.name}, which {result.status}",
-                            ))
-                    waiting = []
-                else:
-                    record(stage, result)
-    return wheel, sdist
+                    if stage is producer:
+                        release(pool, result)
+        except BaseException:
+            kill_active()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return built["wheel"], built["sdist"]

@@ -26,6 +26,24 @@ from aksara_release.host.database import DatabaseServer
 from aksara_release.stages import Paths, RenderedStage, Stage, Step
 
 MASK = "***"
+#: Processes of running steps, so an interrupted gate can stop them all.
+_ACTIVE: set[subprocess.Popen[bytes]] = set()
+_ACTIVE_LOCK = threading.Lock()
+
+
+_ABORT = threading.Event()
+
+
+def kill_active() -> None:
+    """Kill every running step's process group and start no new one (interrupted)."""
+    _ABORT.set()
+    with _ACTIVE_LOCK:
+        procs = list(_ACTIVE)
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 #: A stage that runs longer than this is killed and fails (a hang must not stall CI).
 DEFAULT_STAGE_TIMEOUT = 1500.0
 
@@ -127,7 +145,7 @@ def _last_line(log_path: Path) -> str:
             tail = handle.read().decode("utf-8", "replace")
     except OSError:
         return ""
-    lines = [line.strip() for line in tail.splitlines() if line.strip() and not line.startswith("$ ")]
+    lines = [ln.strip() for ln in tail.splitlines() if ln.strip() and not ln.startswith("$ ")]
     return lines[-1][:240] if lines else ""
 
 
@@ -142,6 +160,9 @@ def _run(
     deadline: float,
 ) -> int:
     """Run one command; stderr (and stdout unless redirected) go to the log, scrubbed."""
+    if _ABORT.is_set():
+        log.write("gate interrupted: not started\n")
+        return 130
     log.write(f"$ {' '.join(argv)}" + (f" > {stdout_path}" if stdout_path else "") + "\n")
     log.flush()
     with ExitStack() as stack:
@@ -150,7 +171,7 @@ def _run(
             stdout_path.parent.mkdir(parents=True, exist_ok=True)
             out_file = stack.enter_context(stdout_path.open("wb"))
         try:
-            proc = subprocess.Popen(  # noqa: S603 - argv from the stage definition
+            proc = subprocess.Popen(
                 list(argv),
                 cwd=cwd,
                 env=dict(env),
@@ -162,6 +183,8 @@ def _run(
         except (FileNotFoundError, PermissionError) as exc:
             log.write(f"cannot run {argv[0]}: {exc.strerror}\n")
             return 127
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(proc)
         stream = proc.stderr if out_file is not None else proc.stdout
         assert stream is not None
         timed_out = threading.Event()
@@ -182,6 +205,8 @@ def _run(
             code = proc.wait()
         finally:
             watchdog.cancel()
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(proc)
         if timed_out.is_set():
             log.write("stage timed out: killed\n")
             return 124

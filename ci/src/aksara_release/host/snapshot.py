@@ -39,7 +39,13 @@ DEFAULT_IGNORE: tuple[str, ...] = (
 
 
 def ignore_patterns() -> tuple[str, ...]:
-    return tuple(getattr(versions, "SOURCE_IGNORE", DEFAULT_IGNORE))
+    """``versions.SOURCE_IGNORE`` (shared with the Dagger module) plus the local list.
+
+    The union keeps scratch directories that ``.gitignore`` knows about (benchmark
+    work trees, earlier evidence) out even before the shared list names them.
+    """
+    shared = tuple(getattr(versions, "SOURCE_IGNORE", ()))
+    return tuple(dict.fromkeys((*shared, *DEFAULT_IGNORE)))
 
 
 def _ignored(rel: str, name: str, patterns: Sequence[str]) -> bool:

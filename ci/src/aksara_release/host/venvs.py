@@ -59,8 +59,8 @@ def _link_tree(src: Path, dest: Path) -> None:
 
 def create_venv(venv: Path, python: str | None = None) -> Path:
     """Create ``venv`` with pip available; returns its ``bin`` directory."""
-    base = python or getattr(sys, "_base_executable", sys.executable)
-    subprocess.run(  # noqa: S603 - fixed interpreter
+    base = str(python or getattr(sys, "_base_executable", None) or sys.executable)
+    subprocess.run(
         [base, "-m", "venv", "--without-pip", str(venv)],
         check=True,
         capture_output=True,

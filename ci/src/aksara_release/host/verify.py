@@ -23,7 +23,7 @@ def _schema() -> dict[str, Any]:
 
 
 def schema_problems(summary: Any) -> list[str]:
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped,unused-ignore]
 
     validator = jsonschema.Draft202012Validator(_schema())
     problems = []
@@ -87,7 +87,8 @@ def verify(directory: Path, required: Sequence[str] | None = None) -> list[str]:
         problems.append("summary.md: does not match summary.json")
 
     by_name = {s["name"]: s for s in summary["stages"]}
-    wanted = list(dict.fromkeys([*summary["required_stages"], *(required or stages.required_stages())]))
+    current = required or stages.required_stages()
+    wanted = list(dict.fromkeys([*summary["required_stages"], *current]))
     for name in wanted:
         stage = by_name.get(name)
         if stage is None:
