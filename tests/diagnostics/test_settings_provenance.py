@@ -66,11 +66,27 @@ def test_malformed_values_become_one_line_errors(env, name, message) -> None:
     assert len(value.error) < 200
 
 
+DOCS = Path(__file__).parents[2] / "docs" / "doctor.md"
+
+
 def test_every_setting_is_read_from_a_documented_variable() -> None:
-    documented = (Path(__file__).parents[2] / "docs" / "doctor.md")
-    if not documented.exists():
-        pytest.skip("docs/doctor.md not present in this checkout")
-    text = documented.read_text()
+    text = DOCS.read_text()
     for spec in SPECS:
         for var in spec.env_vars:
             assert f"`{var}`" in text, var
+        if spec.flag:
+            assert f"`{spec.flag}" in text, spec.flag
+
+
+def test_every_check_and_limit_is_documented() -> None:
+    from aksara.doctor import probe, secretkey
+    from aksara.doctor.registry import DOCTOR, PRODUCTION, checks_for
+
+    text = DOCS.read_text()
+    for check in checks_for(PRODUCTION) + checks_for(DOCTOR):
+        assert f"| `{check.id}` |" in text, check.id
+    assert f"minimum supported server version is PostgreSQL {probe.MIN_SERVER_MAJOR}" in text
+    assert f"newest version the\nrelease gate tests is **PostgreSQL {probe.NEWEST_TESTED_MAJOR}" \
+        in text
+    assert f"`{secretkey.DOCS_EXAMPLE_KEY}`" in text
+    assert f"at least {secretkey.MIN_LENGTH} characters" in text
