@@ -14,7 +14,8 @@ from aksara.doctor.context import CheckContext
 from aksara.doctor.registry import PRODUCTION, Result, fail, passed, register, warn
 from aksara.settings import SOURCE_DEFAULT, SettingValue, show
 
-_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0"})  # noqa: S104  # nosec B104 - names, not a bind
+#: Host names that only make sense on a developer's machine (names compared, never bound).
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0"})  # noqa: S104  # nosec B104
 
 
 def _invalid(value: SettingValue, hint: str) -> Result:
