@@ -517,7 +517,8 @@ class AksaraRelease:
         return self._bundle(gate, outcomes, built[0] if built else None, meta)
 
     async def _collect_dist(self, outcome: Outcome) -> Dist:
-        assert outcome.container is not None
+        if outcome.container is None:  # a passed stage always has its container
+            raise RuntimeError("package-build passed without a container")
         directory = outcome.container.directory(stages.CONTAINER_PATHS.dist)
         wheel, sdist = pick_dist_files(await directory.entries())
         return Dist(directory, wheel, sdist)
