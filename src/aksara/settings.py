@@ -133,6 +133,10 @@ class SettingSpec:
     description: str
     flag: str | None = None
     secret: bool = False
+    #: An empty environment variable counts as unset (as ``aksara migrate`` treats it).
+    empty_env_is_unset: bool = False
+    #: An empty flag counts as not given.
+    empty_flag_is_unset: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,26 +205,29 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("log_level", ("AKSARA_LOG_LEVEL",), parse_log_level, "INFO",
                 "Minimum level of log records."),
     SettingSpec("database_url", URL_ENV_VARS, parse_url, None,
-                "PostgreSQL URL; the password is never printed.", flag="--database-url"),
+                "PostgreSQL URL; the password is never printed.", flag="--database-url",
+                empty_env_is_unset=True, empty_flag_is_unset=True),
     SettingSpec("migrations_dir", ("AKSARA_MIGRATIONS_DIR",), parse_path, Path("migrations"),
-                "Directory holding <version>_<description>.sql files.", flag="--migrations-dir"),
+                "Directory holding <version>_<description>.sql files.", flag="--migrations-dir",
+                empty_env_is_unset=True, empty_flag_is_unset=True),
     SettingSpec("schema", ("AKSARA_SCHEMA",), parse_schema, "public",
-                "Schema of the aksara_migrations tracking table.", flag="--schema"),
+                "Schema of the aksara_migrations tracking table.", flag="--schema",
+                empty_env_is_unset=True),
 )
 SPECS_BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SPECS}
 
 
 def _resolve(spec: SettingSpec, flag_value: str | None, environ: Mapping[str, str]) -> SettingValue:
-    if spec.name == "database_url" and flag_value == "":
+    if spec.empty_flag_is_unset and flag_value == "":
         flag_value = None  # like dburl.resolve_database_url: an empty flag is no flag
     if flag_value is not None:
         raw, source, origin = flag_value, SOURCE_FLAG, spec.flag
     else:
         for var in spec.env_vars:
-            # An unset variable and an empty URL variable fall through (libpq-style);
-            # other empty variables are taken as given so the parser can judge them.
+            # Empty variables fall through only where the migration commands do the
+            # same; elsewhere they are taken as given so the parser can judge them.
             candidate = environ.get(var)
-            if candidate is None or (candidate == "" and spec.name == "database_url"):
+            if candidate is None or (candidate == "" and spec.empty_env_is_unset):
                 continue
             raw, source, origin = candidate, SOURCE_ENV, var
             break

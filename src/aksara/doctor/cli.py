@@ -36,9 +36,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="migrations directory (default: AKSARA_MIGRATIONS_DIR, ./migrations)")
     parser.add_argument("--schema", default=None,
                         help="schema of the tracking table (default: AKSARA_SCHEMA, public)")
-    parser.add_argument("--connect-timeout", type=int, default=DEFAULT_CONNECT_TIMEOUT,
-                        metavar="SECONDS",
-                        help="seconds to wait for the database (default: %(default)s)")
+    parser.add_argument("--connect-timeout", type=int, default=None, metavar="SECONDS",
+                        help="seconds to wait for the database (default: the URL's "
+                        f"connect_timeout, else {DEFAULT_CONNECT_TIMEOUT})")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, suite: str) -> int:
             f"unknown check id for --skip: {', '.join(repr(u) for u in unknown)} "
             f"(known: {', '.join(sorted(known))})"
         )
-    if args.connect_timeout < 1:
+    if args.connect_timeout is not None and args.connect_timeout < 1:
         raise UsageError("--connect-timeout must be at least 1 second")
     settings = load_settings(
         os.environ,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aksara.doctor.probe import DEFAULT_CONNECT_TIMEOUT, Probe, probe_database
+from aksara.doctor.probe import Probe, probe_database
 from aksara.settings import Settings
 
 
@@ -16,7 +16,8 @@ class CheckContext:
 
     settings: Settings
     environ: Mapping[str, str]
-    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
+    #: Seconds to wait for the server; ``None``: the URL's connect_timeout or the default.
+    connect_timeout: int | None = None
     _probe: Probe | None = field(default=None, init=False, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 

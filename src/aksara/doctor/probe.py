@@ -9,9 +9,11 @@ secret the URL carries before they are kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
+from aksara import __version__
 from aksara.dburl import DatabaseURL, scrub
 
 #: Seconds to wait for the server before declaring it unreachable.
@@ -49,12 +51,19 @@ def first_line(text: str) -> str:
     return ""
 
 
-def probe_database(url: DatabaseURL, schema: str, timeout: int = DEFAULT_CONNECT_TIMEOUT) -> Probe:
-    """Connect, read the server version and look for the tracking table. Never raises."""
+def probe_database(url: DatabaseURL, schema: str, timeout: int | None = None) -> Probe:
+    """Connect, read the server version and look for the tracking table. Never raises.
+
+    ``timeout`` (seconds) wins over the URL's ``connect_timeout``; without either the
+    default applies, so an unreachable host cannot hang the doctor.
+    """
+    kwargs: dict[str, Any] = {"autocommit": True}
+    if url.param("application_name") is None:
+        kwargs["application_name"] = f"aksara-doctor/{__version__}"
+    if timeout is not None or url.param("connect_timeout") is None:
+        kwargs["connect_timeout"] = timeout or DEFAULT_CONNECT_TIMEOUT
     try:
-        with psycopg.connect(
-            url.raw, connect_timeout=timeout, autocommit=True, application_name="aksara-doctor"
-        ) as conn:
+        with psycopg.connect(url.raw, **kwargs) as conn:
             version_num = int(conn.info.server_version)
             row = conn.execute("SHOW server_version").fetchone()
             version = str(row[0]).split(" ")[0] if row else str(version_num)

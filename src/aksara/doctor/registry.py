@@ -128,8 +128,9 @@ def _load_builtin_checks() -> None:
     from aksara.doctor import checks_config, checks_database  # noqa: F401
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _one_line(text: str, empty: str = "") -> str:
+    """Collapse all whitespace (newlines included) so a reason is always one line."""
+    return " ".join(text.split()) or empty
 
 
 def run_check(check: Check, context: CheckContext, skip: Iterable[str] = ()) -> CheckResult:
@@ -149,7 +150,7 @@ def run_check(check: Check, context: CheckContext, skip: Iterable[str] = ()) -> 
         id=check.id,
         title=check.title,
         status=result.status,
-        reason=_one_line(scrub(result.reason, secrets)),
+        reason=_one_line(scrub(result.reason, secrets), "(no reason given)"),
         hint=_one_line(scrub(result.hint, secrets)),
     )
 
