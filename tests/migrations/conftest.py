@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 import pytest
+from aksara_release.pgserver import create_database, drop_database
+from psycopg import sql
 
 from aksara.cli import main
-from aksara_release.pgserver import create_database, drop_database
 from aksara.dburl import parse_database_url
 
 
@@ -61,8 +61,8 @@ class Aksara:
         env = {
             k: v
             for k, v in os.environ.items()
-            if k not in {"AKSARA_DATABASE_URL", "DATABASE_URL", "AKSARA_MIGRATIONS_DIR",
-                         "AKSARA_SCHEMA"}
+            if k
+            not in {"AKSARA_DATABASE_URL", "DATABASE_URL", "AKSARA_MIGRATIONS_DIR", "AKSARA_SCHEMA"}
         }
         env["AKSARA_DATABASE_URL"] = url or self.url
         env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -188,7 +188,10 @@ def untouched(shared_database_url: str, tmp_path: Path) -> Iterator[Aksara]:
     directory.mkdir()
     cli = Aksara(shared_database_url, directory)
     yield cli
-    assert cli.scalar(
-        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
-    ) == 0, "a test that must change nothing left objects behind"
+    assert (
+        cli.scalar(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+        )
+        == 0
+    ), "a test that must change nothing left objects behind"

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.db
 
 THREE = {
     "0001_create_users.sql": "CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL);\n",
-    "0002_seed_users.sql": "INSERT INTO users VALUES (1, 'ada');\nINSERT INTO users VALUES (2, 'bob');\n",
+    "0002_seed_users.sql": (
+        "INSERT INTO users VALUES (1, 'ada');\nINSERT INTO users VALUES (2, 'bob');\n"
+    ),
     "0003_create_posts.sql": (
         "CREATE TABLE posts (\n  id int PRIMARY KEY,\n  user_id int REFERENCES users (id)\n);\n"
     ),
@@ -62,7 +64,9 @@ def test_rerun_is_a_no_op(three) -> None:
     doc = again.json()
     assert doc["status"] == "up_to_date"
     assert doc["summary"]["applied"] == 0 and doc["summary"]["previously_applied"] == 3
-    assert three.query("SELECT version, applied_at FROM aksara_migrations ORDER BY version") == before
+    assert (
+        three.query("SELECT version, applied_at FROM aksara_migrations ORDER BY version") == before
+    )
     assert three.scalar("SELECT count(*) FROM users") == 2
 
 

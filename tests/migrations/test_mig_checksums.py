@@ -8,7 +8,9 @@ pytestmark = pytest.mark.db
 
 FILES = {
     "1_users.sql": "CREATE TABLE users (id int PRIMARY KEY);\n",
-    "2_orders.sql": "CREATE TABLE orders (id int PRIMARY KEY,\n  user_id int REFERENCES users (id));\n",
+    "2_orders.sql": (
+        "CREATE TABLE orders (id int PRIMARY KEY,\n  user_id int REFERENCES users (id));\n"
+    ),
 }
 NEW = ("3_items.sql", "CREATE TABLE items (id int);\n")
 

@@ -42,7 +42,9 @@ def test_eight_concurrent_migrators_apply_each_migration_exactly_once(aksara) ->
     ]
     assert sorted(applied) == [1, 2, 3, 4, 5, 6]
     assert aksara.recorded_versions() == [1, 2, 3, 4, 5, 6]
-    assert aksara.query("SELECT version FROM run_log ORDER BY version") == [(v,) for v in range(2, 7)]
+    assert aksara.query("SELECT version FROM run_log ORDER BY version") == [
+        (v,) for v in range(2, 7)
+    ]
     assert aksara.run("status").returncode == 0
 
 

@@ -28,7 +28,10 @@ def test_failure_halfway_leaves_no_table_no_row_no_tracking_entry(aksara) -> Non
     assert doc["error"]["file"] == "2_half.sql"
     assert doc["error"]["line"] == 6  # the duplicate-key INSERT
     assert doc["error"]["sqlstate"] == "23505"
-    assert [(m["version"], m["action"]) for m in doc["migrations"]] == [(1, "applied"), (2, "failed")]
+    assert [(m["version"], m["action"]) for m in doc["migrations"]] == [
+        (1, "applied"),
+        (2, "failed"),
+    ]
     assert "2_half.sql:6:" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not aksara.table_exists("half")
@@ -62,7 +65,9 @@ def test_error_position_inside_multiline_statement(aksara) -> None:
 
 
 def test_transaction_control_is_refused_in_transactional_migration(aksara) -> None:
-    aksara.write("1_commit.sql", "CREATE TABLE sneaky (id int);\nCOMMIT;\nCREATE TABLE after (id int);\n")
+    aksara.write(
+        "1_commit.sql", "CREATE TABLE sneaky (id int);\nCOMMIT;\nCREATE TABLE after (id int);\n"
+    )
     result = aksara.run("migrate")
     assert result.returncode == 6
     assert "1_commit.sql:2: COMMIT is not allowed" in result.stderr
@@ -94,7 +99,10 @@ $$;
 
 
 def test_concurrent_index_needs_no_transaction_directive(aksara) -> None:
-    aksara.write("1_table.sql", "CREATE TABLE big (id int);\nINSERT INTO big SELECT generate_series(1, 100);\n")
+    aksara.write(
+        "1_table.sql",
+        "CREATE TABLE big (id int);\nINSERT INTO big SELECT generate_series(1, 100);\n",
+    )
     aksara.write("2_index.sql", "CREATE INDEX CONCURRENTLY big_id_idx ON big (id);\n")
     refused = aksara.run("migrate")
     assert refused.returncode == 6
@@ -109,7 +117,9 @@ def test_concurrent_index_needs_no_transaction_directive(aksara) -> None:
     result = aksara.run("migrate", "--format", "json")
     assert result.returncode == 0, result.stderr
     assert result.json()["migrations"][0]["transactional"] is False
-    assert aksara.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_id_idx'::regclass")
+    assert aksara.scalar(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_id_idx'::regclass"
+    )
     assert aksara.query(
         "SELECT version, transactional FROM aksara_migrations ORDER BY version"
     ) == [(1, True), (2, False)]
