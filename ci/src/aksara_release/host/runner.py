@@ -138,10 +138,11 @@ def _base_env(ctx: StageContext) -> dict[str, str]:
     }
 
 
-def _last_line(log_path: Path) -> str:
+def _last_line(log_path: Path, start: int = 0) -> str:
+    """The last non-empty output line written at or after byte ``start``."""
     try:
         with log_path.open("rb") as handle:
-            handle.seek(max(0, log_path.stat().st_size - 4096))
+            handle.seek(max(start, log_path.stat().st_size - 4096))
             tail = handle.read().decode("utf-8", "replace")
     except OSError:
         return ""
@@ -273,13 +274,17 @@ def run_stage(ctx: StageContext) -> evidence.StageResult:
         code = 0
         for label, step in _commands(rendered):
             ctx.on_state(stage.name, "installing" if label.startswith("install") else label)
+            log.flush()
+            mark = log_path.stat().st_size
             code = _run(
                 step.argv, cwd=cwd, env=env, log=log, scrub=scrub,
                 stdout_path=Path(step.stdout) if step.stdout else None, deadline=deadline,
             )
             if code != 0:
                 log.flush()
-                hint = _last_line(log_path)
+                hint = _last_line(log_path, mark)
+                if not hint and step.stdout:
+                    hint = scrub(_last_line(Path(step.stdout)))
                 log.write(f"# {label} failed with exit code {code}\n")
                 reason = f"{label} ({Path(step.argv[0]).name}) exited {code}"
                 return result("failed", code, f"{reason}: {hint}" if hint else reason,

@@ -1,0 +1,161 @@
+"""The faults the self-tests plant, one function each, written against the fixed
+interfaces only (the CLI, ``aksara.migrations.checksum.checksum_bytes``, the stage
+definitions), so they keep working while the code behind them changes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+MARK = "gate_fault"
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def failing_unit_test(repo: Path) -> str:
+    _write(repo / "tests" / "unit" / f"test_{MARK}_unit.py",
+           "import aksara\n\n\n"
+           f"def test_{MARK}_unit() -> None:\n"
+           "    assert aksara.__version__ == 'planted-mismatch'\n")
+    return f"test_{MARK}_unit"
+
+
+def failing_security_test(repo: Path) -> str:
+    _write(repo / "tests" / "security" / f"test_{MARK}_security.py",
+           "from aksara.dburl import redact_url\n\n\n"
+           f"def test_{MARK}_security() -> None:\n"
+           "    url = 'postgresql://app:' + 'pw' + 'x' * 12 + '@db.invalid/app'\n"
+           "    assert redact_url(url) == url  # planted: demands the password be shown\n")
+    return f"test_{MARK}_security"
+
+
+def failing_diagnostics_test(repo: Path) -> str:
+    _write(repo / "tests" / "diagnostics" / f"test_{MARK}_diagnostics.py",
+           "from aksara.cli import main\n\n\n"
+           f"def test_{MARK}_diagnostics(monkeypatch) -> None:\n"
+           "    monkeypatch.setenv('AKSARA_ENV', 'production')\n"
+           "    monkeypatch.setenv('AKSARA_DEBUG', 'true')\n"
+           "    assert main(['doctor', 'production-check', '--format', 'json']) == 0\n")
+    return f"test_{MARK}_diagnostics"
+
+
+def broken_fuzz_property(repo: Path) -> str:
+    """A property that cannot hold: redaction would have to keep the password."""
+    _write(repo / "tests" / "security" / "fuzz" / f"test_{MARK}_fuzz.py",
+           "from hypothesis import given\nfrom hypothesis import strategies as st\n\n"
+           "from aksara.dburl import redact_url\n\n\n"
+           "@given(st.text(alphabet='abcdefghijklmnop', min_size=8, max_size=20))\n"
+           f"def test_{MARK}_fuzz(password: str) -> None:\n"
+           "    url = f'postgresql://app:{password}@db.invalid/app'\n"
+           "    assert password in redact_url(url)\n")
+    return f"test_{MARK}_fuzz"
+
+
+def failing_migration_test(repo: Path) -> str:
+    """A migration that cannot run inside a transaction, demanded to apply cleanly."""
+    _write(repo / "tests" / "migrations" / f"test_{MARK}_migration.py",
+           "import pytest\n\nfrom aksara.cli import main\n\n\n"
+           "@pytest.mark.db\n"
+           f"def test_{MARK}_migration(tmp_path, database_url) -> None:\n"
+           "    (tmp_path / '1_t.sql').write_text('CREATE TABLE t (id int);\\n')\n"
+           "    sql = 'CREATE INDEX CONCURRENTLY t_i ON t (id);\\n'\n"
+           "    (tmp_path / '2_idx.sql').write_text(sql)\n"
+           "    assert main(['migrate', '--migrations-dir', str(tmp_path),\n"
+           "                 '--database-url', database_url]) == 0\n")
+    return f"test_{MARK}_migration"
+
+
+def checksum_ignores_content(repo: Path) -> str:
+    """Tampering goes unnoticed: every file gets the same checksum."""
+    path = repo / "src" / "aksara" / "migrations" / "checksum.py"
+    path.write_text(path.read_text() + (
+        "\n\nimport hashlib as _planted_hashlib  # noqa: E402\n\n\n"
+        "def checksum_bytes(data: bytes) -> str:  # noqa: F811 - planted gate fault\n"
+        "    return _planted_hashlib.sha256(b'').hexdigest()\n"
+    ))
+    return "reported checksum differs"
+
+
+def unsafe_production_setting(repo: Path) -> str:
+    """The gate's production configuration turns insecure cookies on."""
+    path = repo / "ci" / "src" / "aksara_release" / "stages.py"
+    text = path.read_text()
+    new = text.replace('"AKSARA_COOKIE_SECURE": "true"', '"AKSARA_COOKIE_SECURE": "false"')
+    assert new != text, "PRODUCTION_ENV no longer sets AKSARA_COOKIE_SECURE"
+    path.write_text(new)
+    return "cookies.secure"
+
+
+def broken_docs_link(repo: Path) -> str:
+    page = repo / "docs" / "index.md"
+    page.write_text(page.read_text() + f"\n\nSee [the missing page]({MARK}-missing.md).\n")
+    return f"{MARK}-missing.md"
+
+
+def bandit_high_finding(repo: Path) -> str:
+    _write(repo / "src" / "aksara" / f"_{MARK}_shell.py",
+           '"""Planted: a shell command built from input (bandit B602, high)."""\n\n'
+           "import subprocess\n\n\n"
+           "def run(command: str) -> int:\n"
+           "    return subprocess.call(command, shell=True)  # noqa: S602\n")
+    return "B602"
+
+
+def cloud_key(repo: Path) -> str:
+    key = "AKIA" + "IOSFODNN7" + "PLANTED"  # assembled: this file holds no key literal
+    _write(repo / "src" / "aksara" / f"_{MARK}_key.py",
+           f'"""Planted credential."""\n\nAWS_ACCESS_KEY_ID = "{key}"\n')
+    return f"_{MARK}_key.py"
+
+
+def broken_pyproject(repo: Path) -> str:
+    path = repo / "pyproject.toml"
+    path.write_text(path.read_text().replace("[project]", "[project\n", 1))
+    return "pyproject.toml"
+
+
+def readme_twine_rejects(repo: Path) -> str:
+    """Declare the README as reStructuredText and give it markup that does not render."""
+    path = repo / "pyproject.toml"
+    text = path.read_text()
+    new = re.sub(r'^readme = .*$', 'readme = {file = "README.md", content-type = "text/x-rst"}',
+                 text, count=1, flags=re.M)
+    assert new != text
+    path.write_text(new)
+    readme = repo / "README.md"
+    readme.write_text(readme.read_text() + "\n\n.. planted-unknown-directive::\n\n`unclosed\n")
+    return "long_description"
+
+
+def wheel_missing_module(repo: Path) -> str:
+    """A module the package imports is left out of the wheel."""
+    pkg = repo / "src" / "aksara"
+    _write(pkg / f"_{MARK}_helper.py", '"""Planted: excluded from the wheel."""\n\nVALUE = 1\n')
+    _write(pkg / f"_{MARK}_user.py",
+           f'"""Planted: imports a module the wheel lacks."""\n\nfrom aksara._{MARK}_helper '
+           "import VALUE\n\n__all__ = ['VALUE']\n")
+    path = repo / "pyproject.toml"
+    text = path.read_text()
+    new = text.replace('packages = ["src/aksara"]',
+                       f'packages = ["src/aksara"]\nexclude = ["src/aksara/_{MARK}_helper.py"]', 1)
+    assert new != text
+    path.write_text(new)
+    return f"_{MARK}_helper"
+
+
+def sbom_before_install(repo: Path) -> str:
+    """The SBOM is generated from the target environment before the wheel is installed."""
+    path = repo / "ci" / "src" / "aksara_release" / "stages.py"
+    text = path.read_text()
+    start = text.index('name="sbom"')
+    head, tail = text[:start], text[start:]
+    install = '                Step(("{work}/target/bin/python", *PIP_INSTALL[1:], "{wheel}")),\n'
+    assert install in tail, "sbom stage no longer installs the wheel into {work}/target"
+    tail = tail.replace(install, "", 1)
+    marker = '                _tool("sbom-verify"'
+    tail = tail.replace(marker, install + marker, 1)
+    path.write_text(head + tail)
+    return "is not a component"
