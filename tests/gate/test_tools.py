@@ -2,7 +2,10 @@
 
 detect-secrets, pip-audit and the CycloneDX tools are installed, at their pinned
 versions, into one virtual environment per session (kept under ``.gate/`` and reused
-while the pins are unchanged): each helper is fed what the real tool produced.
+while the pins are unchanged): each helper is fed what the real tool produced. Those
+tests are marked ``selftest`` (the slow tier that ``python3 ci/gate.py test`` and
+``.ci/run`` run): installing the tools would double the gate's own unit-test stage,
+and the gate exercises the same tools on every run anyway.
 """
 
 from __future__ import annotations
@@ -143,6 +146,7 @@ def _pip_audit(tool_bin: Path, req: Path, out: Path, url: str) -> int:
     return proc.returncode
 
 
+@pytest.mark.selftest
 def test_audit_verdict_with_real_pip_audit(tool_bin: Path, osv_stub, tmp_path: Path) -> None:
     req = tmp_path / "requirements.txt"
     req.write_text("sqlparse==0.6.1\ntyping_extensions==4.16.0\n")
@@ -179,6 +183,7 @@ def _scan(tool_bin: Path, tree: Path, out: Path) -> None:
                        stdout=handle, check=True)
 
 
+@pytest.mark.selftest
 def test_secrets_verdict_with_real_detect_secrets(tool_bin: Path, tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
@@ -215,6 +220,7 @@ def _sbom(tool_bin: Path, env_dir: Path, out: Path) -> None:
                    check=True, capture_output=True)
 
 
+@pytest.mark.selftest
 def test_sbom_verify_with_real_cyclonedx(tool_bin: Path, tmp_path: Path) -> None:
     target = tmp_path / "target"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
