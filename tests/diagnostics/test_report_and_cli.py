@@ -188,3 +188,12 @@ def test_doctor_malformed_setting_fails_settings_valid(run_cli) -> None:
     settings = {s["name"]: s for s in result.json()["settings"]}
     assert settings["log_level"]["value"] == "(invalid)"
     assert settings["log_level"]["error"].startswith("AKSARA_LOG_LEVEL")
+
+
+def test_options_before_the_subcommand_are_kept(run_cli) -> None:
+    result = run_cli("doctor", "--format", "json", "--skip", "database.tls",
+                     "production-check", "--skip", "log.level")
+    document = result.json()
+    assert document["command"] == "doctor production-check"
+    skipped = {c["id"] for c in document["checks"] if c["reason"] == "skipped with --skip"}
+    assert skipped == {"database.tls", "log.level"}

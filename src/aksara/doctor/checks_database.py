@@ -65,9 +65,8 @@ def check_settings(ctx: CheckContext) -> Result:
 @register("database.tls", "Database connection requires TLS", [PRODUCTION])
 def check_tls(ctx: CheckContext) -> Result:
     url, problem = _url(ctx)
-    if url is None:
-        assert problem is not None
-        return problem
+    if url is None or problem is not None:
+        return problem or fail(_NO_URL, _URL_HINT)
     hint = "add ?sslmode=verify-full (or require / verify-ca) to the database URL"
     mode = url.sslmode
     where = "the URL's sslmode"
@@ -96,14 +95,12 @@ def check_tls(ctx: CheckContext) -> Result:
           [DOCTOR, PRODUCTION])
 def check_reachable(ctx: CheckContext) -> Result:
     url, problem = _url(ctx)
-    if url is None:
-        assert problem is not None
-        return problem
+    if url is None or problem is not None:
+        return problem or fail(_NO_URL, _URL_HINT)
     probe = ctx.probe()
-    assert probe is not None
-    if not probe.reachable:
+    if probe is None or not probe.reachable:
         return fail(
-            f"cannot connect to {_target(url)}: {probe.error}",
+            f"cannot connect to {_target(url)}: {probe.error if probe else 'no URL'}",
             "check the host, port, credentials and that the server is running",
         )
     major = probe.major or 0
@@ -144,9 +141,8 @@ def check_tracking_table(ctx: CheckContext) -> Result:
     if not schema.ok:
         return fail(schema.error or "the schema is invalid", "set AKSARA_SCHEMA to a schema name")
     probe = ctx.probe()
-    assert probe is not None
     table = f"{schema.value}.{probes.TRACKING_TABLE}"
-    if probe.tracking_table:
+    if probe is not None and probe.tracking_table:
         return passed(f"{show(table)} exists")
     return warn(f"{show(table)} does not exist: no migration has been applied yet",
                 "run 'aksara migrate'")

@@ -23,20 +23,33 @@ from aksara.settings import load_settings
 COMMANDS = {DOCTOR: "doctor", PRODUCTION: "doctor production-check"}
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("text", "json"), default="text",
+def _add_common(parser: argparse.ArgumentParser, inherit: bool = False) -> None:
+    """The options both commands share.
+
+    With ``inherit`` (the ``production-check`` subcommand) defaults are suppressed, so
+    ``aksara doctor --format json production-check`` keeps the value given before the
+    subcommand instead of silently resetting it.
+    """
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if inherit else value
+
+    parser.add_argument("--format", choices=("text", "json"), default=default("text"),
                         help="output format (default: text)")
-    parser.add_argument("--strict", action="store_true",
+    parser.add_argument("--strict", action="store_true", default=default(False),
                         help="also fail on warnings and on checks that were not evaluated")
+    # The subcommand collects its --skip ids separately; run() merges both lists (a
+    # shared dest would replace the ids given before the subcommand).
     parser.add_argument("--skip", action="append", default=[], metavar="CHECK_ID",
+                        dest="skip_sub" if inherit else "skip",
                         help="do not evaluate CHECK_ID (reported as not_evaluated); repeatable")
-    parser.add_argument("--database-url", default=None, metavar="URL",
+    parser.add_argument("--database-url", default=default(None), metavar="URL",
                         help="database URL (default: AKSARA_DATABASE_URL, then DATABASE_URL)")
-    parser.add_argument("--migrations-dir", default=None, metavar="DIR",
+    parser.add_argument("--migrations-dir", default=default(None), metavar="DIR",
                         help="migrations directory (default: AKSARA_MIGRATIONS_DIR, ./migrations)")
-    parser.add_argument("--schema", default=None,
+    parser.add_argument("--schema", default=default(None),
                         help="schema of the tracking table (default: AKSARA_SCHEMA, public)")
-    parser.add_argument("--connect-timeout", type=int, default=None, metavar="SECONDS",
+    parser.add_argument("--connect-timeout", type=int, default=default(None), metavar="SECONDS",
                         help="seconds to wait for the database (default: the URL's "
                         f"connect_timeout, else {DEFAULT_CONNECT_TIMEOUT})")
 
@@ -60,14 +73,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "(AKSARA_ENV, AKSARA_DEBUG, AKSARA_SECRET_KEY, ...) and the database. Exit 0 only "
         "when no check fails; --strict also fails on warnings and not-evaluated checks.",
     )
-    _add_common(production)
+    _add_common(production, inherit=True)
     production.set_defaults(func=lambda args: run(args, PRODUCTION))
 
 
 def run(args: argparse.Namespace, suite: str) -> int:
     """Evaluate ``suite``, print the report, return its exit code."""
     known = {check.id for check in checks_for(suite)}
-    unknown = sorted(set(args.skip) - known)
+    skip = [*args.skip, *getattr(args, "skip_sub", [])]
+    unknown = sorted(set(skip) - known)
     if unknown:
         raise UsageError(
             f"unknown check id for --skip: {', '.join(repr(u) for u in unknown)} "
@@ -84,7 +98,7 @@ def run(args: argparse.Namespace, suite: str) -> int:
         },
     )
     context = CheckContext(settings, os.environ, connect_timeout=args.connect_timeout)
-    results = run_suite(suite, context, args.skip)
+    results = run_suite(suite, context, skip)
     report = Report(
         command=COMMANDS[suite],
         checks=results,
