@@ -54,8 +54,9 @@ class Aksara:
     def __init__(self, url: str, migrations_dir: Path) -> None:
         self.url = url
         self.dir = migrations_dir
+        # The embedded server and the gate's databases always use a password; an
+        # external DATABASE_URL might not, and then there is no secret to leak.
         self.secrets = parse_database_url(url).secrets()
-        assert self.secrets, "the test database URL must carry a password"
 
     def env(self, url: str | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = {
