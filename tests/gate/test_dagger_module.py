@@ -303,7 +303,7 @@ def test_stage_env_is_the_stage_container_before_its_steps(
     assert actual_execs(env_ctr) == expected_execs(stage)[: len(expected_execs(stage)) - n_steps]
     # same layers up to the steps (secrets are regenerated per call, so compare names)
     assert dc.names(checked)[: len(dc.names(env_ctr))] == dc.names(env_ctr)
-    assert dc.env(env_ctr) .keys() == dc.env(checked).keys()
+    assert dc.env(env_ctr).keys() == dc.env(checked).keys()
 
 
 def test_stage_env_rejects_an_unknown_stage() -> None:
