@@ -196,3 +196,9 @@ def untouched(shared_database_url: str, tmp_path: Path) -> Iterator[Aksara]:
         )
         == 0
     ), "a test that must change nothing left objects behind"
+
+
+@pytest.fixture()
+def cli_class() -> type[Aksara]:
+    """The helper class itself, for tests that connect as another role."""
+    return Aksara

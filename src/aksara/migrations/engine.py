@@ -190,20 +190,13 @@ def _apply(
                     file=file.name,
                     line=statement.line,
                 )
-    record = {
-        "version": file.version,
-        "description": file.description,
-        "checksum": file.checksum,
-        "aksara_version": __version__,
-        "transactional": file.transactional,
-    }
     started = time.perf_counter()
     if file.transactional:
         with conn.transaction():
             for statement in statements:
                 _execute(conn, file, statement, secrets)
             elapsed = round((time.perf_counter() - started) * 1000)
-            table.record(conn, execution_ms=elapsed, **record)  # type: ignore[arg-type]
+            table.record(conn, file, elapsed)
     else:
         for index, statement in enumerate(statements):
             try:
@@ -217,7 +210,7 @@ def _apply(
                 raise
         elapsed = round((time.perf_counter() - started) * 1000)
         with conn.transaction():
-            table.record(conn, execution_ms=elapsed, **record)  # type: ignore[arg-type]
+            table.record(conn, file, elapsed)
     return elapsed
 
 
@@ -232,6 +225,19 @@ def _plan(
         report.remaining = len(pending)
         return []
     return [f for f in pending if target is None or f.version <= target]
+
+
+def _ensure_table(conn: Conn, table: TrackingTable, parsed: DatabaseURL) -> None:
+    """Create the tracking table; a refusal (e.g. no privilege) is a configuration error."""
+    try:
+        table.ensure(conn)
+    except psycopg.Error as exc:
+        if conn.broken:
+            raise
+        raise UsageError(
+            f"cannot create the tracking table {table.display_name}: "
+            f"{safe_message(exc.diag.message_primary or exc, parsed.secrets())}"
+        ) from None
 
 
 def _prepare_session(conn: Conn) -> None:
@@ -269,7 +275,7 @@ def migrate(options: MigrateOptions, progress: Progress | None = None) -> Migrat
             return report
         _prepare_session(conn)
         with advisory_lock(conn, table.lock_key, options.lock_timeout, table.display_name):
-            table.ensure(conn)
+            _ensure_table(conn, table, parsed)
             plan = _plan(report, compare(files, table.fetch_applied(conn)), options.target)
             if report.drift:
                 return report

@@ -15,6 +15,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from aksara import __version__
+from aksara.migrations.discovery import MigrationFile
 from aksara.migrations.settings import TRACKING_TABLE
 
 Conn = psycopg.Connection[Any]
@@ -68,11 +70,21 @@ class TrackingTable:
         return bool(row and row[0])
 
     def ensure(self, conn: Conn) -> None:
-        """Create the schema and the table if missing (call while holding the lock)."""
+        """Create the schema and the table if missing (call while holding the lock).
+
+        The schema is only created when it does not exist: ``CREATE SCHEMA IF NOT
+        EXISTS`` checks the CREATE privilege on the database first, which an
+        application role migrating into an existing schema usually lacks.
+        """
+        if self.exists(conn):
+            return
         with conn.transaction():
-            conn.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-            )
+            row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s)",
+                (self.schema,),
+            ).fetchone()
+            if not (row and row[0]):
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
             conn.execute(
                 sql.SQL(
                     """CREATE TABLE IF NOT EXISTS {} (
@@ -100,24 +112,21 @@ class TrackingTable:
         )
         return {int(row[0]): AppliedMigration(*row) for row in cursor}
 
-    def record(
-        self,
-        conn: Conn,
-        *,
-        version: int,
-        description: str,
-        checksum: str,
-        execution_ms: int,
-        aksara_version: str,
-        transactional: bool,
-    ) -> None:
-        """Insert one row (inside the migration's transaction when it has one)."""
+    def record(self, conn: Conn, file: MigrationFile, execution_ms: int) -> None:
+        """Insert ``file``'s row (inside the migration's transaction when it has one)."""
         conn.execute(
             sql.SQL(
                 "INSERT INTO {} (version, description, checksum, execution_ms, aksara_version,"
                 " transactional) VALUES (%s, %s, %s, %s, %s, %s)"
             ).format(self.identifier),
-            (version, description, checksum, execution_ms, aksara_version, transactional),
+            (
+                file.version,
+                file.description,
+                file.checksum,
+                execution_ms,
+                __version__,
+                file.transactional,
+            ),
         )
 
 
