@@ -512,7 +512,7 @@ def test_release_gate_records_failed_set_up_and_killed_steps(
         return ctr
 
     async def exit_code(ctr: Any) -> int:
-        if "actionlint" in dc.execs(ctr)[-1]:
+        if any("actionlint" in arg for arg in dc.execs(ctr)[-1]):
             raise dc.exec_error(["actionlint"], 137, stderr="Killed")
         return await original_exit_code(ctr)  # type: ignore[no-any-return]
 
