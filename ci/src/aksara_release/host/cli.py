@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="OSV-compatible vulnerability service for pip-audit")
     run.add_argument("--source", type=Path, default=Path.cwd(), help="repository to check")
     run.add_argument("--pip-cache", type=Path, default=None, help="pip cache directory")
+    run.add_argument("--run-root", type=Path, default=None,
+                     help="where stage venvs live while they run (default: /dev/shm if roomy)")
     run.add_argument("--keep-run-dir", action="store_true",
                      help="keep the stage venvs and source copies (debugging)")
     run.add_argument("--stage-timeout", type=float, default=DEFAULT_STAGE_TIMEOUT)
@@ -91,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             osv_url=args.osv_url,
             pip_cache=args.pip_cache,
             keep_run_dir=args.keep_run_dir,
+            run_root=args.run_root,
             stage_timeout=args.stage_timeout,
         )
         return run_gate(config)
