@@ -223,3 +223,37 @@ def test_render_fills_every_placeholder(tmp_path) -> None:
                            dict(rendered.env), [s.argv for s in rendered.steps]])
         assert not re.search(r"\{(src|out|work|dist|wheel|sdist)\}", text), stage.name
         assert os.sep in rendered.workdir
+
+
+@pytest.mark.db
+def test_db_stage_gets_its_own_scratch_database_on_database_url(
+    monkeypatch, repo, tmp_path, admin_url
+) -> None:
+    """With DATABASE_URL set, each DB stage gets a fresh database there, dropped after."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    monkeypatch.setenv("DATABASE_URL", admin_url)
+    code = (
+        "import os, psycopg, sys; url = os.environ['DATABASE_URL']; "
+        "c = psycopg.connect(url); db = c.execute('select current_database()').fetchone()[0]; "
+        "assert db.startswith('gate_'), db; print(db); print(url, file=sys.stderr)"
+    )
+    # the stage's python needs psycopg: use this interpreter's site-packages
+    site = [p for p in sys.path if p.endswith("site-packages")][0]
+    stage = _stage("doctor", Step((PY, "-c", f"import sys; sys.path.append({site!r}); " + code),
+                                  stdout="{out}/db.txt"),
+                   database=True, needs_source=False)
+    _install(monkeypatch, (BUILD, stage))
+    assert executor.run_gate(_config(repo, tmp_path)) == 0
+    ev = tmp_path / "ev"
+    db = (ev / "stages" / "doctor" / "db.txt").read_text().strip()
+    password = urlsplit(admin_url).password
+    assert password and password not in (ev / "stages" / "doctor" / "log.txt").read_text()
+    summary = json.loads((ev / "summary.json").read_text())
+    assert summary["database"].startswith("external PostgreSQL from DATABASE_URL")
+    assert password not in (ev / "summary.json").read_text()
+    with psycopg.connect(admin_url) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (db,)).fetchone()
+    assert exists is None, "the scratch database was not dropped"
