@@ -141,3 +141,32 @@ def test_failed_no_transaction_migration_writes_no_tracking_row(aksara) -> None:
     # Documented behaviour: outside a transaction, earlier statements stay applied.
     assert aksara.table_exists("kept")
     assert aksara.run("status").returncode == 4
+
+
+def test_positionless_error_line_found_by_rolled_back_replay(aksara) -> None:
+    aksara.write(
+        "1_seq.sql",
+        "CREATE SEQUENCE s;\nCREATE TABLE u (id int PRIMARY KEY DEFAULT nextval('s'));\n"
+        "INSERT INTO u DEFAULT VALUES;\n\nINSERT INTO u VALUES (1);\n",
+    )
+    result = aksara.run("migrate", "--format", "json")
+    assert result.returncode == 6
+    assert result.json()["error"]["line"] == 5
+    assert result.json()["error"]["sqlstate"] == "23505"
+    assert not aksara.table_exists("u")
+    assert aksara.scalar("SELECT count(*) FROM pg_class WHERE relname = 's'") == 0
+
+
+def test_no_replay_for_slow_failures(aksara, monkeypatch) -> None:
+    from aksara.migrations import apply
+
+    monkeypatch.setattr(apply, "REPLAY_LIMIT_S", -1.0)
+    aksara.write(
+        "1_two.sql", "CREATE TABLE v (id int PRIMARY KEY);\nINSERT INTO v VALUES (1), (1);\n"
+    )
+    result = aksara.run("migrate", "--format", "json")
+    assert result.returncode == 6
+    error = result.json()["error"]
+    assert error["line"] is None and error["file"] == "1_two.sql"
+    assert error["message"].startswith("1_two.sql: duplicate key value")
+    assert not aksara.table_exists("v")

@@ -9,7 +9,6 @@ process) leaves neither a partial schema nor a tracking row behind.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +20,12 @@ from aksara import __version__
 from aksara.dburl import DatabaseURL
 from aksara.errors import UsageError
 from aksara.exitcodes import ExitCode
+from aksara.migrations.apply import apply_migration
 from aksara.migrations.db import connect, safe_message
 from aksara.migrations.discovery import MigrationFile, discover_migrations
 from aksara.migrations.errors import MigrationFailed
 from aksara.migrations.lock import advisory_lock
 from aksara.migrations.settings import DEFAULT_SCHEMA, validate_schema
-from aksara.migrations.statements import Statement, split_statements
 from aksara.migrations.status import (
     DRIFTED,
     MISSING,
@@ -151,69 +150,6 @@ class MigrateReport:
         }
 
 
-def _execute(conn: Conn, file: MigrationFile, statement: Statement, secrets: list[str]) -> None:
-    """Run one statement; a PostgreSQL error becomes MigrationFailed with file and line."""
-    try:
-        conn.execute(statement.text)
-    except psycopg.Error as exc:
-        if conn.broken:
-            raise  # the connection died: reported as "database unreachable" (exit 3)
-        diag = exc.diag
-        try:
-            position: int | None = int(diag.statement_position or "")
-        except ValueError:
-            position = None
-        line = statement.line_of_position(position)
-        primary = diag.message_primary or str(exc)
-        message = f"{file.name}:{line}: {primary}"
-        if diag.sqlstate:
-            message += f" (SQLSTATE {diag.sqlstate})"
-        if diag.message_hint:
-            message += f"; hint: {diag.message_hint}"
-        raise MigrationFailed(
-            safe_message(message, secrets), file=file.name, line=line, sqlstate=diag.sqlstate
-        ) from None
-
-
-def _apply(
-    conn: Conn, table: TrackingTable, file: MigrationFile, secrets: list[str]
-) -> int:
-    """Apply one migration and record it; return its execution time in milliseconds."""
-    statements = list(split_statements(file.read_sql()))
-    if file.transactional:
-        for statement in statements:
-            if statement.controls_transaction:
-                raise MigrationFailed(
-                    f"{file.name}:{statement.line}: {statement.keyword} is not allowed in a "
-                    "transactional migration (the engine owns the transaction; use "
-                    "'-- aksara:no-transaction' on line 1 to manage it yourself)",
-                    file=file.name,
-                    line=statement.line,
-                )
-    started = time.perf_counter()
-    if file.transactional:
-        with conn.transaction():
-            for statement in statements:
-                _execute(conn, file, statement, secrets)
-            elapsed = round((time.perf_counter() - started) * 1000)
-            table.record(conn, file, elapsed)
-    else:
-        for index, statement in enumerate(statements):
-            try:
-                _execute(conn, file, statement, secrets)
-            except MigrationFailed as exc:
-                if index:
-                    exc.args = (
-                        f"{exc}; no-transaction migration: the {index} statement(s) before "
-                        "it stay committed and no tracking row was written",
-                    )
-                raise
-        elapsed = round((time.perf_counter() - started) * 1000)
-        with conn.transaction():
-            table.record(conn, file, elapsed)
-    return elapsed
-
-
 def _plan(
     report: MigrateReport, states: list[MigrationState], target: int | None
 ) -> list[MigrationFile]:
@@ -296,7 +232,7 @@ def _run_plan(
     for file in plan:
         note(f"applying {file.name} ...")
         try:
-            elapsed = _apply(conn, table, file, secrets)
+            elapsed = apply_migration(conn, table, file, secrets)
         except MigrationFailed as exc:
             report.steps.append(Step(file, "failed"))
             report.error = exc
