@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
 from aksara_release.pgserver import create_database, drop_database, running_server
 
 

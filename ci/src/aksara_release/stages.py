@@ -110,7 +110,10 @@ class Stage:
     def needs_dist(self) -> bool:
         """Reads the built distributions, so it runs after ``package-build``."""
         uses = any(
-            marker in a for step in self.steps for a in step.argv for marker in ("{wheel}", "{sdist}")
+            marker in arg
+            for step in self.steps
+            for arg in step.argv
+            for marker in ("{wheel}", "{sdist}")
         )
         return self.needs_wheel or uses
 
@@ -210,7 +213,12 @@ def _pytest(*selection: str) -> Step:
 
 
 def _pytest_stage(
-    name: str, title: str, proves: str, *selection: str, database: bool, extra_tools: Sequence[str] = ()
+    name: str,
+    title: str,
+    proves: str,
+    *selection: str,
+    database: bool,
+    extra_tools: Sequence[str] = (),
 ) -> Stage:
     return Stage(
         name=name,
@@ -286,7 +294,8 @@ def build_stages(options: GateOptions = GateOptions()) -> tuple[Stage, ...]:
         ),
         _pytest_stage(
             "fuzz-tests", "Bounded fuzz tests",
-            "Hypothesis properties of parsers, checksums and redaction hold (bounded, derandomized).",
+            "Hypothesis properties of parsers, checksums and redaction hold "
+            "(bounded, derandomized).",
             "tests/security/fuzz", "--hypothesis-profile=ci",
             database=False,
         ),
