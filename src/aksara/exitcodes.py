@@ -1,7 +1,8 @@
 """Exit codes of every ``aksara`` command, in one place so docs and code cannot drift.
 
 Scripts and the release gate branch on these numbers; they are part of the public
-interface and documented in ``docs/migrations.md`` and ``docs/doctor.md``. Never renumber an existing code.
+interface, documented in ``docs/migrations.md`` and ``docs/doctor.md``.
+Never renumber an existing code.
 """
 
 from enum import IntEnum
