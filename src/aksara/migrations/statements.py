@@ -1,10 +1,12 @@
 """Splitting a migration file into statements, each with the line it starts on.
 
-Why split at all: PostgreSQL reports *which statement* failed only when statements
-are sent one by one (as ``psql`` does), and ``CREATE INDEX CONCURRENTLY`` refuses to
-run inside the implicit transaction of a multi-statement query. The splitting is
-done by ``sqlparse``'s lexer, which understands quotes, dollar quotes, comments and
-``BEGIN ATOMIC`` bodies; PostgreSQL still parses every statement itself.
+Why split at all: ``CREATE INDEX CONCURRENTLY`` and friends refuse to run inside the
+implicit transaction of a multi-statement query, so ``-- aksara:no-transaction``
+files are sent one statement at a time; and finding the line of an error PostgreSQL
+reports without a position, or of a forbidden ``COMMIT``, needs statement boundaries.
+The splitting is done by ``sqlparse``'s lexer, which understands quotes, dollar
+quotes, comments and ``BEGIN ATOMIC`` bodies; PostgreSQL still parses every statement
+itself.
 """
 
 from __future__ import annotations
