@@ -152,7 +152,7 @@ def test_schemas_are_independent_and_quoted(three) -> None:
 
 
 def test_configuration_from_environment(three, tmp_path) -> None:
-    bogus = "postgresql://nobody:not-the-password@127.0.0.1:1/nowhere"
+    bogus = "postgresql://nobody:not-the-password@127.0.0.1:1/nowhere"  # pragma: allowlist secret
     env = {
         "AKSARA_MIGRATIONS_DIR": str(three.dir),
         "AKSARA_SCHEMA": "from_env",
