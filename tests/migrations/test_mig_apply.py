@@ -6,6 +6,7 @@ import json
 from importlib import resources
 
 import jsonschema
+import psycopg
 import pytest
 
 from aksara import __version__
@@ -166,3 +167,13 @@ def test_configuration_from_environment(three, tmp_path) -> None:
     # The flag wins over the environment.
     flag = three.run("status", "--schema", "public", extra_env=env, add_dir=False)
     assert flag.returncode == 4
+
+
+def test_foreign_table_with_the_tracking_name_is_refused(three) -> None:
+    with psycopg.connect(three.url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE aksara_migrations (id int, name text)")
+    for command in ("migrate", "status"):
+        result = three.run(command)
+        assert result.returncode == 2
+        assert "is not an aksara tracking table (missing columns: version," in result.stderr
+    assert not three.table_exists("users")

@@ -16,10 +16,22 @@ import psycopg
 from psycopg import sql
 
 from aksara import __version__
+from aksara.errors import UsageError
 from aksara.migrations.discovery import MigrationFile
 from aksara.migrations.settings import TRACKING_TABLE
 
 Conn = psycopg.Connection[Any]
+#: The tracking table's columns, in the order :class:`AppliedMigration` takes them.
+COLUMNS = (
+    "version",
+    "description",
+    "checksum",
+    "applied_at",
+    "execution_ms",
+    "applied_by",
+    "aksara_version",
+    "transactional",
+)
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,7 @@ class TrackingTable:
         """Every recorded migration by version; empty when the table does not exist yet."""
         if not self.exists(conn):
             return {}
+        self._check_columns(conn)
         cursor = conn.execute(
             sql.SQL(
                 "SELECT version, description, checksum, applied_at, execution_ms, applied_by,"
@@ -111,6 +124,22 @@ class TrackingTable:
             ).format(self.identifier)
         )
         return {int(row[0]): AppliedMigration(*row) for row in cursor}
+
+    def _check_columns(self, conn: Conn) -> None:
+        """Refuse a same-named table that is not ours (e.g. another tool's) in one line."""
+        rows = conn.execute(
+            "SELECT a.attname FROM pg_catalog.pg_attribute a"
+            " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
+            (self.schema, TRACKING_TABLE),
+        ).fetchall()
+        missing = [c for c in COLUMNS if c not in {r[0] for r in rows}]
+        if missing:
+            raise UsageError(
+                f"{self.display_name} exists but is not an aksara tracking table "
+                f"(missing columns: {', '.join(missing)})"
+            )
 
     def record(self, conn: Conn, file: MigrationFile, execution_ms: int) -> None:
         """Insert ``file``'s row (inside the migration's transaction when it has one)."""
