@@ -157,8 +157,8 @@ def _plan(
     report.previously_applied = sum(1 for s in states if s.record is not None)
     report.drift = [s for s in states if s.state in (DRIFTED, MISSING)]
     pending = [s.file for s in states if s.state == PENDING and s.file is not None]
+    report.remaining = len(pending)
     if report.drift:
-        report.remaining = len(pending)
         return []
     return [f for f in pending if target is None or f.version <= target]
 
@@ -207,7 +207,6 @@ def migrate(options: MigrateOptions, progress: Progress | None = None) -> Migrat
         if options.dry_run:
             plan = _plan(report, compare(files, table.fetch_applied(conn)), options.target)
             report.steps = [Step(f, "planned") for f in plan]
-            report.remaining = report.total - report.previously_applied
             return report
         _prepare_session(conn)
         with advisory_lock(conn, table.lock_key, options.lock_timeout, table.display_name):
@@ -228,7 +227,6 @@ def _run_plan(
     note: Progress,
 ) -> None:
     secrets = parsed.secrets()
-    pending_total = report.total - report.previously_applied
     for file in plan:
         note(f"applying {file.name} ...")
         try:
@@ -239,4 +237,4 @@ def _run_plan(
             break
         report.steps.append(Step(file, "applied", elapsed))
         note(f"applied  {file.name} ({elapsed} ms)")
-    report.remaining = pending_total - report.count("applied")
+    report.remaining -= report.count("applied")
