@@ -126,9 +126,13 @@ class Aksara:
         )
 
     def check_output(self, result: Result) -> None:
-        assert_no_secret(self.secrets, result.stdout, result.stderr)
-        assert "Traceback" not in result.stderr, result.stderr
-        assert "internal error" not in result.stderr, result.stderr
+        self.check_texts(result.stdout, result.stderr)
+
+    def check_texts(self, stdout: str, stderr: str) -> None:
+        """No secret anywhere, no traceback, no internal error."""
+        assert_no_secret(self.secrets, stdout, stderr)
+        assert "Traceback" not in stderr, stderr
+        assert "internal error" not in stderr, stderr
 
     def write(self, name: str, text: str | bytes) -> Path:
         path = self.dir / name
