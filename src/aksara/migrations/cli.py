@@ -73,6 +73,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="apply pending migrations",
         description="Apply pending migrations in version order, each in its own transaction, "
         "under an advisory lock, after verifying every applied migration's checksum.",
+        epilog="exit codes: 0 done, 2 usage, 3 database unreachable, 5 drift or missing, "
+        "6 migration failed (rolled back), 7 lock timeout, 8 invalid migration files",
     )
     _common(migrate_parser)
     migrate_parser.add_argument(
@@ -98,7 +100,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "status",
         help="show applied, pending, drifted and missing migrations",
         description="Compare the migration files with the tracking table, verifying every "
-        "checksum. Exit 0 clean, 4 pending, 5 drift or missing.",
+        "checksum.",
+        epilog="exit codes: 0 clean, 2 usage, 3 database unreachable, 4 pending, "
+        "5 drift or missing, 8 invalid migration files",
     )
     _common(status_parser)
     status_parser.set_defaults(func=run_status)
