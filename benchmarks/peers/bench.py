@@ -130,6 +130,7 @@ def _run_record(m: Measured, state: DbState | None, n: int | None) -> dict[str, 
         "exit_code": m.exit_code,
         "wall_s": round(m.wall_s, 4),
         "max_rss_kib": m.max_rss_kib,
+        "cpu_s": round(m.cpu_s, 3),
         "timed_out": m.timed_out,
     }
     if state is not None and n is not None:
@@ -148,12 +149,14 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if good:
         walls = [r["wall_s"] for r in good]
         rss = [r["max_rss_kib"] for r in good]
+        cpu = [r["cpu_s"] for r in good]
         out.update(
             median_s=round(statistics.median(walls), 4),
             min_s=round(min(walls), 4),
             max_s=round(max(walls), 4),
             peak_rss_kib=max(rss),
             median_rss_kib=int(statistics.median(rss)),
+            median_cpu_s=round(statistics.median(cpu), 3),
         )
     return out
 

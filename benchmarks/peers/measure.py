@@ -13,6 +13,10 @@ polling, so no missed short-lived peaks and no sampling load on a 2-core machine
 Without ``/usr/bin/time`` the harness falls back to ``os.wait4`` of the direct child
 and says so in the results (``rss_method``), because those figures are inflated.
 
+CPU time (user + system of the tool process, from the same ``time`` call, 10 ms
+resolution) is recorded too: unlike wall time it hardly moves when neighbours load
+the machine, so it shows a tool's own overhead even on a busy host.
+
 Wall time is ``time.perf_counter`` from just before ``Popen`` to the reap: what a user
 waits for, interpreter start-up and connection set-up included.
 """
@@ -34,7 +38,7 @@ GNU_TIME = Path("/usr/bin/time")
 def rss_method() -> str:
     """Which peak-RSS method this machine gets (recorded in the results)."""
     if GNU_TIME.exists():
-        return "GNU time -f %M (ru_maxrss of the tool process itself, KiB)"
+        return "GNU time -f '%M %U %S' (ru_maxrss and CPU of the tool process itself)"
     return "os.wait4 of the direct child (INFLATED: includes the harness's RSS at fork)"
 
 
@@ -45,6 +49,8 @@ class Measured:
     exit_code: int
     wall_s: float
     max_rss_kib: int
+    #: User + system CPU seconds of the tool process itself (not the server's work).
+    cpu_s: float
     output_tail: str  # last lines of stdout+stderr, already scrubbed of secrets
     timed_out: bool = False
 
@@ -83,7 +89,7 @@ def run_measured(
     rss_file = log.with_suffix(".rss")
     rss_file.unlink(missing_ok=True)
     if GNU_TIME.exists():
-        argv = [str(GNU_TIME), "-f", "%M", "-o", str(rss_file), "--", *argv]
+        argv = [str(GNU_TIME), "-f", "%M %U %S", "-o", str(rss_file), "--", *argv]
     with log.open("wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -113,13 +119,18 @@ def run_measured(
         wall = time.perf_counter() - start
         proc.returncode = _exit_code(status)  # reaped by wait4; keep Popen consistent
     rss = int(usage.ru_maxrss)
+    cpu = usage.ru_utime + usage.ru_stime
     if GNU_TIME.exists():
-        lines = rss_file.read_text().split() if rss_file.exists() else []
-        rss = int(lines[-1]) if lines and lines[-1].isdigit() else 0
+        fields = rss_file.read_text().split() if rss_file.exists() else []
+        try:
+            rss, cpu = int(fields[-3]), float(fields[-2]) + float(fields[-1])
+        except (IndexError, ValueError):
+            rss, cpu = 0, 0.0
     return Measured(
         exit_code=proc.returncode,
         wall_s=wall,
         max_rss_kib=rss,
+        cpu_s=cpu,
         output_tail=_tail(log, secrets),
         timed_out=killed.is_set(),
     )

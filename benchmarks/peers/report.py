@@ -49,6 +49,12 @@ def _rss(summary: dict[str, Any] | None) -> str:
     return f"{summary['peak_rss_kib'] / 1024:.0f} MiB"
 
 
+def _cpu(summary: dict[str, Any] | None) -> str:
+    if not summary or "median_cpu_s" not in summary:
+        return "n/a"
+    return f"{summary['median_cpu_s']:.2f} s"
+
+
 def _runs(summary: dict[str, Any] | None) -> str:
     if not summary:
         return "0"
@@ -134,25 +140,23 @@ def render_section(results: dict[str, Any], results_path: Path | None = None) ->
         "",
         "### Migrate: apply all N to a fresh database",
         "",
-        "Median wall time of verified runs; ratio to the psql floor; peak RSS of the tool's "
-        "process over all its runs at that N.",
+        "Median wall time of the verified runs and its ratio to the psql median; the fastest "
+        "run; the median CPU time of the tool's own process (user + system: the client-side "
+        "work, which neighbours' load hardly moves); peak RSS of the tool's process over its "
+        "runs.",
         "",
+        "| Tool | N | Median wall | vs psql | Fastest | Tool CPU | Peak RSS | Runs |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    head = "| Tool |"
-    rule = "| --- |"
     for n in ns:
-        head += f" N={_num(n)} | vs psql | peak RSS | runs |"
-        rule += " ---: | ---: | ---: | ---: |"
-    lines += [head, rule]
-    for tool in tools:
-        row = f"| {tool} |"
-        for n in ns:
+        floor = results["migrate"].get(PSQL, {}).get(str(n))
+        for tool in tools:
             summary = results["migrate"][tool].get(str(n))
-            floor = results["migrate"].get(PSQL, {}).get(str(n))
-            row += (
-                f" {_s(summary)} | {_ratio(summary, floor)} | {_rss(summary)} | {_runs(summary)} |"
+            fastest = f"{summary['min_s']:.3f} s" if summary and "min_s" in summary else "n/a"
+            lines.append(
+                f"| {tool} | {_num(n)} | {_s(summary)} | {_ratio(summary, floor)} | {fastest} "
+                f"| {_cpu(summary)} | {_rss(summary)} | {_runs(summary)} |"
             )
-        lines.append(row)
     lines += [
         "",
         "### Status / verification with all N applied",
@@ -160,20 +164,17 @@ def render_section(results: dict[str, Any], results_path: Path | None = None) ->
         "aksara: `aksara status`; aksara-framework: `aksara status`; yoyo: `yoyo list`; "
         "dbmate: `dbmate status --exit-code`; psql: one catalogue query (the floor).",
         "",
+        "| Tool | N | Median wall | vs psql | Tool CPU | Peak RSS | Runs |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    head = "| Tool |"
-    rule = "| --- |"
     for n in ns:
-        head += f" N={_num(n)} | vs psql | peak RSS |"
-        rule += " ---: | ---: | ---: |"
-    lines += [head, rule]
-    for tool in tools:
-        row = f"| {tool} |"
-        for n in ns:
+        floor = results["status"].get(PSQL, {}).get(str(n))
+        for tool in tools:
             summary = results["status"].get(tool, {}).get(str(n))
-            floor = results["status"].get(PSQL, {}).get(str(n))
-            row += f" {_s(summary)} | {_ratio(summary, floor)} | {_rss(summary)} |"
-        lines.append(row)
+            lines.append(
+                f"| {tool} | {_num(n)} | {_s(summary)} | {_ratio(summary, floor)} "
+                f"| {_cpu(summary)} | {_rss(summary)} | {_runs(summary)} |"
+            )
     trials = results.get("concurrency") or {}
     if trials:
         s = results["settings"]
