@@ -199,7 +199,8 @@ def render_markdown(r: dict) -> str:
         f"{st['in_process_median_s']:.3f} s | < {st['target_s']} s | "
         f"{ok(st['in_process_median_s'] < st['target_s'])} |",
         f"| `aksara status`, {n} applied, whole process | {st['process_median_s']:.2f} s | - | "
-        f"includes {r['python_startup_s']['median_s']:.2f} s interpreter start-up |",
+        "mostly interpreter start-up and imports: `python -m aksara --version` alone took "
+        f"{r['python_startup_s']['median_s']:.2f} s (median, same run) |",
         "",
         "Peak RSS (KiB) of the `aksara` process, sampled from `/proc/<pid>/status` `VmHWM`:",
         "",
