@@ -46,11 +46,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _children(pid: int) -> list[int]:
+    """Children of every thread of ``pid`` (the gate starts stages from worker threads,
+    and /proc lists a child under the thread that forked it)."""
+    out: list[int] = []
     try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return []
-    return [int(p) for p in text.split()]
+        return out
+    for tid in tasks:
+        try:
+            out += [int(p) for p in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+        except OSError:
+            continue
+    return out
 
 
 def _tree_rss(pid: int) -> int:
