@@ -177,3 +177,18 @@ def test_foreign_table_with_the_tracking_name_is_refused(three) -> None:
         assert result.returncode == 2
         assert "is not an aksara tracking table (missing columns: version," in result.stderr
     assert not three.table_exists("users")
+
+
+def test_late_lower_version_is_applied_in_order(aksara) -> None:
+    aksara.write("1_a.sql", "CREATE TABLE a (id int);\n")
+    aksara.write("3_c.sql", "CREATE TABLE c (id int);\n")
+    assert aksara.run("migrate").returncode == 0
+    aksara.write("2_b.sql", "CREATE TABLE b (id int);\n")  # e.g. from a merged branch
+    status = aksara.run("status", "--format", "json").json()
+    assert [(m["version"], m["state"]) for m in status["migrations"]] == [
+        (1, "applied"),
+        (2, "pending"),
+        (3, "applied"),
+    ]
+    assert aksara.run("migrate").returncode == 0
+    assert aksara.recorded_versions() == [1, 2, 3]

@@ -6,9 +6,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
+from importlib import resources
 from urllib.parse import urlsplit, urlunsplit
 
+import jsonschema
 import pytest
 
 from aksara.dburl import MASK
@@ -47,6 +50,8 @@ def test_unreachable_server_exit_3_without_password(one, command) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
     doc = one.run(command, "--format", "json", url=url).json()
     assert doc["status"] == "error" and doc["exit_code"] == 3
+    schema = resources.files("aksara.migrations").joinpath("schemas/migrate.schema.json")
+    jsonschema.validate(doc, json.loads(schema.read_text()))
 
 
 def test_wrong_password_exit_3_without_either_password(one) -> None:
