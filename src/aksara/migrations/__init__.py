@@ -8,7 +8,7 @@ return. See ``docs/migrations.md`` for the file format, the commands and the JSO
 from aksara.migrations.checksum import checksum_bytes
 from aksara.migrations.discovery import MigrationFile, discover_migrations, parse_migration_filename
 from aksara.migrations.engine import MigrateOptions, MigrateReport, migrate
-from aksara.migrations.errors import InvalidMigrations, LockTimeout, MigrationDrift, MigrationFailed
+from aksara.migrations.errors import InvalidMigrations, LockTimeout, MigrationFailed
 from aksara.migrations.status import MigrationState, StatusReport, get_status
 
 __all__ = [
@@ -16,7 +16,6 @@ __all__ = [
     "LockTimeout",
     "MigrateOptions",
     "MigrateReport",
-    "MigrationDrift",
     "MigrationFailed",
     "MigrationFile",
     "MigrationState",
