@@ -63,6 +63,17 @@ def scrub(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
+def _scrub_file(path: Path, secrets: Sequence[str]) -> None:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return
+    text = raw.decode(errors="replace")
+    clean = scrub(text, secrets)
+    if clean != text:
+        path.write_text(clean)
+
+
 def _tail(path: Path, secrets: Sequence[str], lines: int = 6) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -118,6 +129,7 @@ def run_measured(
             timer.cancel()
         wall = time.perf_counter() - start
         proc.returncode = _exit_code(status)  # reaped by wait4; keep Popen consistent
+    _scrub_file(log, secrets)  # the raw log stays on disk: no password in it either
     rss = int(usage.ru_maxrss)
     cpu = usage.ru_utime + usage.ru_stime
     if GNU_TIME.exists():

@@ -109,6 +109,7 @@ def test_output_is_scrubbed_of_the_password(tmp_path: Path) -> None:
         timeout_s=30,
     )
     assert "s3cr" not in m.output_tail and "***" in m.output_tail
+    assert "s3cr" not in (tmp_path / "e.log").read_text()
 
 
 def _results(
