@@ -80,4 +80,7 @@ SOURCE_IGNORE: tuple[str, ...] = (
     ".ruff_cache",
     ".hypothesis",
     "**/*.egg-info",
+    "**/*.pyc",
+    "ci/.venv",
+    "benchmarks/.work",
 )

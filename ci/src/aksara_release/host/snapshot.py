@@ -2,7 +2,7 @@
 
 The ignore list mirrors the Dagger module's source ``Ignore``: ``.gitignore`` is not
 applied to a Dagger ``DefaultPath`` either, so both executors name what to leave out
-explicitly (``versions.SOURCE_IGNORE`` wins when it exists).
+explicitly (``versions.SOURCE_IGNORE``, one list for both).
 """
 
 from __future__ import annotations
@@ -15,37 +15,10 @@ from pathlib import Path
 
 from aksara_release import versions
 
-#: Fallback when versions.SOURCE_IGNORE is absent: VCS data, environments, caches,
-#: build outputs and evidence of earlier runs.
-DEFAULT_IGNORE: tuple[str, ...] = (
-    ".git",
-    ".venv",
-    ".gate",
-    "**/__pycache__",
-    "**/*.pyc",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".hypothesis",
-    "ci/sdk",
-    "ci/.venv",
-    "dist",
-    "build",
-    "site",
-    "evidence",
-    "*.egg-info",
-    "benchmarks/.work",
-)
-
 
 def ignore_patterns() -> tuple[str, ...]:
-    """``versions.SOURCE_IGNORE`` (shared with the Dagger module) plus the local list.
-
-    The union keeps scratch directories that ``.gitignore`` knows about (benchmark
-    work trees, earlier evidence) out even before the shared list names them.
-    """
-    shared = tuple(getattr(versions, "SOURCE_IGNORE", ()))
-    return tuple(dict.fromkeys((*shared, *DEFAULT_IGNORE)))
+    """What the snapshot leaves out: exactly the Dagger module's source ``Ignore`` list."""
+    return versions.SOURCE_IGNORE
 
 
 def _ignored(rel: str, name: str, patterns: Sequence[str]) -> bool:
