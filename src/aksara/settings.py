@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from aksara.dburl import MASK, URL_ENV_VARS, DatabaseURL, parse_database_url, redact_url
-from aksara.errors import AksaraError
+from aksara.errors import AksaraError, UsageError
+from aksara.migrations.settings import validate_schema
 
 #: Environment names ``AKSARA_ENV`` accepts.
 ENVIRONMENTS: tuple[str, ...] = ("development", "test", "staging", "production")
@@ -26,8 +27,6 @@ ENVIRONMENTS: tuple[str, ...] = ("development", "test", "staging", "production")
 LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-#: PostgreSQL truncates identifiers longer than this many bytes.
-MAX_IDENTIFIER_BYTES = 63
 #: Longest raw value quoted back in an error message.
 _SHOW_MAX = 40
 
@@ -92,19 +91,15 @@ def parse_secret(raw: str) -> str:
 
 
 def parse_schema(raw: str) -> str:
-    """A PostgreSQL schema name: non-empty, no NUL, at most 63 bytes.
+    """A PostgreSQL schema name, judged by the migration engine's own rule.
 
-    Any other character is allowed because every query quotes the name as an
-    identifier (or passes it as a parameter); the limit stops PostgreSQL from silently
-    truncating it to a different schema.
+    One rule for both: a schema ``aksara migrate`` rejects must not pass here, and the
+    other way round (non-empty, no NUL, at most 63 bytes; every query quotes it).
     """
-    if not raw:
-        raise SettingError("is empty")
-    if "\x00" in raw:
-        raise SettingError("contains a NUL character")
-    if len(raw.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
-        raise SettingError(f"is longer than {MAX_IDENTIFIER_BYTES} bytes")
-    return raw
+    try:
+        return validate_schema(raw)
+    except UsageError as exc:
+        raise SettingError(str(exc).removeprefix("schema name ")) from None
 
 
 def parse_path(raw: str) -> Path:
