@@ -257,3 +257,37 @@ def test_db_stage_gets_its_own_scratch_database_on_database_url(
     with psycopg.connect(admin_url) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (db,)).fetchone()
     assert exists is None, "the scratch database was not dropped"
+
+
+def _git(repo: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid",
+         *args],
+        check=True, capture_output=True,
+    )
+
+
+def test_summary_records_the_source_commit_and_tag(monkeypatch, repo, tmp_path) -> None:
+    _git(repo, "init", "-q")
+    _git(repo, "add", "pyproject.toml", "src")
+    _git(repo, "commit", "-qm", "release")
+    _git(repo, "tag", "v0.8.0")
+    commit, tag = executor.source_revision(repo)
+    assert commit is not None and re.fullmatch(r"[0-9a-f]{40}", commit)
+    assert tag == "v0.8.0"
+    _install(monkeypatch, (BUILD,))
+    executor.run_gate(_config(repo, tmp_path))
+    summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert summary["options"]["commit"] == commit and summary["options"]["tag"] == "v0.8.0"
+    assert f"commit {commit}, tag v0.8.0" in (tmp_path / "ev" / "summary.md").read_text()
+    assert "build" in summary["environment"]["tools"]
+
+
+def test_explicit_commit_and_tag_win_and_no_git_means_unknown(monkeypatch, repo, tmp_path) -> None:
+    assert executor.source_revision(repo) == (None, None)
+    _install(monkeypatch, (BUILD,))
+    executor.run_gate(_config(repo, tmp_path, commit="abc123", tag="v9.9.9"))
+    summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert (summary["options"]["commit"], summary["options"]["tag"]) == ("abc123", "v9.9.9")

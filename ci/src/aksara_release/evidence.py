@@ -290,6 +290,12 @@ def render_summary_md(summary: Mapping[str, Any]) -> str:
         )
     if summary.get("database"):
         lines.append(f"- Database: {summary['database']}")
+    options = summary.get("options") or {}
+    if options.get("commit") or options.get("tag"):
+        lines.append(
+            f"- Source: commit {options.get('commit') or 'unknown'}, "
+            f"tag {options.get('tag') or 'none'}"
+        )
     lines += [
         "",
         "| Stage | Status | Time (s) | Exit | Notes |",

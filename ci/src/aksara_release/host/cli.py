@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--osv-url", default=None,
                      help="OSV-compatible vulnerability service for pip-audit")
     run.add_argument("--source", type=Path, default=Path.cwd(), help="repository to check")
+    run.add_argument("--commit", default=None,
+                     help="source commit recorded in summary.json (default: git HEAD)")
+    run.add_argument("--tag", default=None,
+                     help="release tag recorded in summary.json (default: a v* tag at HEAD)")
     run.add_argument("--pip-cache", type=Path, default=None, help="pip cache directory")
     run.add_argument("--run-root", type=Path, default=None,
                      help="where stage venvs live while they run (default: /dev/shm if roomy)")
@@ -95,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep_run_dir=args.keep_run_dir,
             run_root=args.run_root,
             stage_timeout=args.stage_timeout,
+            commit=args.commit,
+            tag=args.tag,
         )
         return run_gate(config)
     except GateUsageError as exc:

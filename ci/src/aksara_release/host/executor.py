@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from aksara_release import evidence, stages
+from aksara_release import evidence, stages, versions
 from aksara_release.host import snapshot
 from aksara_release.host.database import DatabaseServer, database_server
 from aksara_release.host.progress import Progress, final_table
@@ -80,6 +81,30 @@ class GateConfig:
     run_root: Path | None = None
     stage_timeout: float = DEFAULT_STAGE_TIMEOUT
     live: bool | None = None
+    #: Source commit and release tag recorded in summary.json (default: read from git).
+    commit: str | None = None
+    tag: str | None = None
+
+
+def _git(source: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(source), *args], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def source_revision(source: Path) -> tuple[str | None, str | None]:
+    """The commit checked out in ``source`` and a ``v*`` tag pointing at it, if any.
+
+    Provenance for summary.json: a release's evidence names the commit it checked and
+    the tag it was built from. Outside a git checkout both are unknown (None).
+    """
+    commit = _git(source, "rev-parse", "--verify", "HEAD")
+    tags = _git(source, "tag", "--points-at", "HEAD", "--list", "v*") if commit else None
+    return commit, (sorted(tags.splitlines())[-1] if tags else None)
 
 
 def select(all_stages: Sequence[stages.Stage], only: Sequence[str], skip: Sequence[str]
@@ -172,6 +197,8 @@ def run_gate(config: GateConfig) -> int:
     source = config.source.resolve()
     if not (source / "pyproject.toml").is_file():
         raise GateUsageError(f"{source} has no pyproject.toml; pass the repository with --source")
+    found_commit, found_tag = source_revision(source)
+    commit, tag = config.commit or found_commit, config.tag or found_tag
     ev = config.evidence_dir.resolve()
     prepare_evidence_dir(ev)
     runs = config.run_root or default_run_root(config.gate_home)
@@ -239,9 +266,9 @@ def run_gate(config: GateConfig) -> int:
         database=db_description,
         options={
             "only": list(config.only), "skip": list(config.skip), "jobs": config.jobs,
-            "osv_url": config.osv_url,
+            "osv_url": config.osv_url, "commit": commit, "tag": tag,
         },
-        environment={"cpu_count": os.cpu_count()},
+        environment={"cpu_count": os.cpu_count(), "tools": dict(versions.TOOLS)},
     )
     evidence.write_json(ev / evidence.SUMMARY_JSON, summary)
     (ev / evidence.SUMMARY_MD).write_text(evidence.render_summary_md(summary), encoding="utf-8")
