@@ -4,7 +4,7 @@
 Usage::
 
     python3 ci/gate.py run [--only S,..] [--skip S,..] [--evidence DIR] [--jobs N]
-                           [--osv-url URL] [--source DIR]
+                           [--osv-url URL] [--source DIR] [--commit SHA] [--tag vX.Y.Z]
     python3 ci/gate.py verify DIR
     python3 ci/gate.py test [pytest args]
 
