@@ -13,8 +13,7 @@ import os
 import sys
 from typing import Any
 
-from aksara.doctor.context import CheckContext
-from aksara.doctor.probe import DEFAULT_CONNECT_TIMEOUT
+from aksara.doctor import DEFAULT_CONNECT_TIMEOUT
 from aksara.doctor.registry import DOCTOR, PRODUCTION, checks_for, run_suite
 from aksara.doctor.report import Report
 from aksara.errors import UsageError
@@ -97,6 +96,8 @@ def run(args: argparse.Namespace, suite: str) -> int:
             "schema": args.schema,
         },
     )
+    from aksara.doctor.context import CheckContext  # imports psycopg: only when checks run
+
     context = CheckContext(settings, os.environ, connect_timeout=args.connect_timeout)
     results = run_suite(suite, context, skip)
     report = Report(

@@ -15,9 +15,8 @@ import psycopg
 
 from aksara import __version__
 from aksara.dburl import DatabaseURL, scrub
+from aksara.doctor import DEFAULT_CONNECT_TIMEOUT
 
-#: Seconds to wait for the server before declaring it unreachable.
-DEFAULT_CONNECT_TIMEOUT = 5
 #: Oldest PostgreSQL major version aksara supports (documented in docs/doctor.md).
 MIN_SERVER_MAJOR = 16
 #: Newest PostgreSQL major version the release gate tests against.

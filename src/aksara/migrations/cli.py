@@ -19,10 +19,15 @@ from typing import Any
 from aksara import __version__
 from aksara.dburl import resolve_database_url
 from aksara.errors import AksaraError, UsageError
-from aksara.migrations.engine import DEFAULT_LOCK_TIMEOUT, MigrateOptions, migrate
-from aksara.migrations.render import migrate_text, status_text
-from aksara.migrations.settings import resolve_migrations_dir, resolve_schema
-from aksara.migrations.status import SCHEMA_VERSION, get_status
+from aksara.migrations.settings import (
+    DEFAULT_LOCK_TIMEOUT,
+    resolve_migrations_dir,
+    resolve_schema,
+)
+
+# The engine, the status comparison and their renderers import psycopg (~0.1 s); they
+# are imported inside the handlers so `aksara --help`/`--version` and argument errors
+# stay fast and every command pays for the driver once, when it needs it.
 
 
 def _lock_timeout(value: str) -> float:
@@ -123,6 +128,8 @@ def _print_json(document: dict[str, Any]) -> None:
 
 
 def _error_document(command: str, exc: AksaraError) -> dict[str, Any]:
+    from aksara.migrations.status import SCHEMA_VERSION
+
     return {
         "schema_version": SCHEMA_VERSION,
         "command": command,
@@ -135,6 +142,9 @@ def _error_document(command: str, exc: AksaraError) -> dict[str, Any]:
 
 def run_status(args: argparse.Namespace) -> int:
     """Handler of ``aksara status``."""
+    from aksara.migrations.render import status_text
+    from aksara.migrations.status import get_status
+
     try:
         report = get_status(
             _database_url(args),
@@ -154,6 +164,9 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_migrate(args: argparse.Namespace) -> int:
     """Handler of ``aksara migrate``."""
+    from aksara.migrations.engine import MigrateOptions, migrate
+    from aksara.migrations.render import migrate_text
+
     text = args.format == "text"
 
     def progress(line: str) -> None:

@@ -25,7 +25,7 @@ from aksara.migrations.db import connect, safe_message
 from aksara.migrations.discovery import MigrationFile, discover_migrations
 from aksara.migrations.errors import MigrationFailed
 from aksara.migrations.lock import advisory_lock
-from aksara.migrations.settings import DEFAULT_SCHEMA, validate_schema
+from aksara.migrations.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_SCHEMA, validate_schema
 from aksara.migrations.status import (
     DRIFTED,
     MISSING,
@@ -36,8 +36,6 @@ from aksara.migrations.status import (
 )
 from aksara.migrations.tracking import TrackingTable
 
-#: Default seconds ``migrate`` waits for another migrator's lock.
-DEFAULT_LOCK_TIMEOUT = 60.0
 #: How often the server checks that a migrator is still connected while a long
 #: statement runs, so a killed migrator's transaction is rolled back promptly.
 CLIENT_CHECK_INTERVAL = "1s"

@@ -20,6 +20,8 @@ DEFAULT_SCHEMA = "public"
 TRACKING_TABLE = "aksara_migrations"
 #: PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1).
 MAX_IDENTIFIER_BYTES = 63
+#: Seconds ``aksara migrate`` waits for another migrator's advisory lock by default.
+DEFAULT_LOCK_TIMEOUT = 60.0
 
 
 def resolve_migrations_dir(flag: str | None, environ: Mapping[str, str]) -> Path:
