@@ -196,6 +196,14 @@ SMOKE_MIGRATIONS = "{src}/tests/fixtures/smoke_migrations"
 _TEST_TOOLS = versions.tools("pytest", "hypothesis", "jsonschema", "pyyaml")
 
 
+#: A second environment holding only the wheel and its runtime dependencies: what the
+#: audit and the SBOM describe (the stage's own environment also holds the tool).
+_WHEEL_ONLY_ENV: tuple[Step, ...] = (
+    Step(("python", "-m", "venv", "{work}/target")),
+    Step(("{work}/target/bin/python", *PIP_INSTALL[1:], "{wheel}")),
+)
+
+
 def _tool(*argv: str, stdout: str | None = None) -> Step:
     """A step running the gate's own stdlib helpers (``aksara_release.tools``)."""
     return Step(("python", "-m", "aksara_release.tools", *argv), stdout=stdout)
@@ -367,8 +375,7 @@ def build_stages(options: GateOptions = GateOptions()) -> tuple[Stage, ...]:
             tools=versions.tools("pip-audit"),
             env=BASE_ENV,
             steps=(
-                Step(("python", "-m", "venv", "{work}/target")),
-                Step(("{work}/target/bin/python", *PIP_INSTALL[1:], "{wheel}")),
+                *_WHEEL_ONLY_ENV,
                 Step(
                     ("{work}/target/bin/python", "-m", "pip", "freeze", "--exclude", PACKAGE),
                     stdout="{out}/requirements.txt",
@@ -449,8 +456,7 @@ def build_stages(options: GateOptions = GateOptions()) -> tuple[Stage, ...]:
             tools=versions.tools("cyclonedx-bom", "cyclonedx-python-lib"),
             env=BASE_ENV,
             steps=(
-                Step(("python", "-m", "venv", "{work}/target")),
-                Step(("{work}/target/bin/python", *PIP_INSTALL[1:], "{wheel}")),
+                *_WHEEL_ONLY_ENV,
                 Step(("cyclonedx-py", "environment", "--output-reproducible",
                       "--output-format", "JSON", "--output-file", "{out}/sbom.cdx.json",
                       "{work}/target/bin/python")),
