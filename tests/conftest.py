@@ -9,9 +9,13 @@ dropped afterwards.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from aksara_release.pgserver import create_database, drop_database, running_server
@@ -37,3 +41,68 @@ def database_url(admin_url: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(admin_url, name)
+
+
+def _is_config_var(name: str) -> bool:
+    """Variables the CLI reads as configuration (the developer's shell must not leak in)."""
+    return name.startswith(("AKSARA_", "PG")) or name == "DATABASE_URL"
+
+
+@dataclass
+class CliRun:
+    """What one in-process ``aksara`` run did: exit code, stdout, stderr, log records."""
+
+    code: int
+    out: str
+    err: str
+    logs: str = ""
+
+    @property
+    def everything(self) -> str:
+        return self.out + self.err + self.logs
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.out)  # type: ignore[no-any-return]
+
+    def check(self, check_id: str) -> dict[str, Any]:
+        """One check of a doctor JSON report."""
+        return next(c for c in self.json()["checks"] if c["id"] == check_id)
+
+
+@pytest.fixture()
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No ``AKSARA_*``, ``PG*`` or ``DATABASE_URL`` variable from the caller's shell."""
+    for name in list(os.environ):
+        if _is_config_var(name):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.fixture()
+def run_cli(
+    clean_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> Callable[..., CliRun]:
+    """Run ``aksara <argv>`` in-process with exactly ``env`` as configuration, capturing
+    stdout, stderr and every log record (the security suite searches all of them)."""
+    from aksara.cli import main
+
+    def run(*argv: str, env: dict[str, str] | None = None) -> CliRun:
+        for name in list(os.environ):
+            if _is_config_var(name):
+                clean_env.delenv(name)
+        for name, value in (env or {}).items():
+            clean_env.setenv(name, value)
+        capsys.readouterr()
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG):
+            code = main(list(argv))
+        captured = capsys.readouterr()
+        logs = "\n".join(
+            f"{r.name} {r.levelname} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records
+        )
+        return CliRun(code, captured.out, captured.err, logs)
+
+    return run
+

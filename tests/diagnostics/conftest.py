@@ -1,18 +1,14 @@
-"""Fixtures for the doctor's diagnostics suite: a clean environment, a CLI runner and
-a migrated database.
+"""Fixtures for the doctor's diagnostics suite: migration sets, migrated databases,
+the gate's production environment and the report's JSON Schema.
 
-The CLI runs in-process (``aksara.cli.main``) for speed; the release-gate scenario
-runs it as a real subprocess. The environment is emptied of every ``AKSARA_*``,
-``DATABASE_URL`` and ``PG*`` variable first, so the developer's shell cannot leak in.
+The clean environment and the in-process CLI runner (``clean_env``, ``run_cli``) come
+from ``tests/conftest.py``; the release-gate scenario runs the CLI as a real subprocess.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,51 +21,6 @@ MIGRATIONS = {
     "0001_create_widgets.sql": "CREATE TABLE widgets (id bigint PRIMARY KEY);\n",
     "0002_add_widget_name.sql": "ALTER TABLE widgets ADD COLUMN name text;\n",
 }
-
-
-def _is_config_var(name: str) -> bool:
-    return name.startswith(("AKSARA_", "PG")) or name == "DATABASE_URL"
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.out)
-
-    def check(self, check_id: str) -> dict[str, Any]:
-        return next(c for c in self.json()["checks"] if c["id"] == check_id)
-
-
-@pytest.fixture()
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if _is_config_var(name):
-            monkeypatch.delenv(name)
-    return monkeypatch
-
-
-@pytest.fixture()
-def run_cli(
-    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., Run]:
-    """Run ``aksara <argv>`` in-process with exactly ``env`` as configuration."""
-
-    def run(*argv: str, env: dict[str, str] | None = None) -> Run:
-        for name in list(os.environ):
-            if _is_config_var(name):
-                clean_env.delenv(name)
-        for name, value in (env or {}).items():
-            clean_env.setenv(name, value)
-        capsys.readouterr()
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
 
 
 def write_migrations(directory: Path, files: dict[str, str] = MIGRATIONS) -> Path:
@@ -85,7 +36,7 @@ def migrations_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def migrated(database_url: str, migrations_dir: Path, run_cli: Callable[..., Run]) -> str:
+def migrated(database_url: str, migrations_dir: Path, run_cli: Callable[..., Any]) -> str:
     """``database_url`` with every migration of ``migrations_dir`` applied by ``aksara migrate``."""
     result = run_cli("migrate", "--migrations-dir", str(migrations_dir),
                      "--database-url", database_url, "--format", "json")

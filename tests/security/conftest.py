@@ -1,4 +1,5 @@
-"""Fixtures for the security suite: planted secrets and a way to collect ALL output.
+"""Fixtures for the security suite: planted secrets (``run_cli`` from tests/conftest.py
+collects ALL output: stdout, stderr and log records).
 
 Every secret is generated at run time with a distinctive marker (no credential-shaped
 literal lives in the source tree, so the secret scan stays meaningful), planted in an
@@ -8,11 +9,8 @@ stderr, JSON and log records.
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -20,62 +18,6 @@ import psycopg
 import pytest
 from leakcheck import planted_secret  # noqa: F401  (re-exported for fixtures)
 from psycopg import sql
-
-from aksara.cli import main
-
-
-def _is_config_var(name: str) -> bool:
-    return name.startswith(("AKSARA_", "PG")) or name == "DATABASE_URL"
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-    logs: str = ""
-
-    @property
-    def everything(self) -> str:
-        return self.out + self.err + self.logs
-
-    def json(self) -> dict:
-        return json.loads(self.out)
-
-
-@pytest.fixture()
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if _is_config_var(name):
-            monkeypatch.delenv(name)
-    return monkeypatch
-
-
-@pytest.fixture()
-def run_cli(
-    clean_env: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
-) -> Callable[..., Run]:
-    """Run ``aksara <argv>`` in-process with exactly ``env``; capture output and logs."""
-
-    def run(*argv: str, env: dict[str, str] | None = None) -> Run:
-        for name in list(os.environ):
-            if _is_config_var(name):
-                clean_env.delenv(name)
-        for name, value in (env or {}).items():
-            clean_env.setenv(name, value)
-        capsys.readouterr()
-        caplog.clear()
-        with caplog.at_level(logging.DEBUG):
-            code = main(list(argv))
-        captured = capsys.readouterr()
-        logs = "\n".join(
-            f"{r.name} {r.levelname} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records
-        )
-        return Run(code, captured.out, captured.err, logs)
-
-    return run
 
 
 @dataclass(frozen=True)
