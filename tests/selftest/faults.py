@@ -152,10 +152,11 @@ def sbom_before_install(repo: Path) -> str:
     text = path.read_text()
     start = text.index('name="sbom"')
     head, tail = text[:start], text[start:]
-    install = '                Step(("{work}/target/bin/python", *PIP_INSTALL[1:], "{wheel}")),\n'
-    assert install in tail, "sbom stage no longer installs the wheel into {work}/target"
-    tail = tail.replace(install, "", 1)
+    env = "                *_WHEEL_ONLY_ENV,\n"
+    assert env in tail, "sbom stage no longer builds its wheel-only environment"
+    # Keep creating the venv first, but install the wheel only after the SBOM was made.
+    tail = tail.replace(env, "                _WHEEL_ONLY_ENV[0],\n", 1)
     marker = '                _tool("sbom-verify"'
-    tail = tail.replace(marker, install + marker, 1)
+    tail = tail.replace(marker, "                _WHEEL_ONLY_ENV[1],\n" + marker, 1)
     path.write_text(head + tail)
     return "is not a component"
