@@ -5,15 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from osv_stub import OsvStub, start_osv_stub
+from osv_stub import OsvStub, running_osv_stub
 
 
 @pytest.fixture()
 def osv_stub() -> Iterator[OsvStub]:
-    stub = OsvStub()
-    server = start_osv_stub(stub)
-    try:
+    with running_osv_stub() as stub:
         yield stub
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -75,3 +77,15 @@ def start_osv_stub(stub: OsvStub) -> ThreadingHTTPServer:
     stub.url = f"http://127.0.0.1:{server.server_address[1]}/v1/query"
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+@contextmanager
+def running_osv_stub() -> Iterator[OsvStub]:
+    """A started stub (its ``url`` set), shut down when the block ends."""
+    stub = OsvStub()
+    server = start_osv_stub(stub)
+    try:
+        yield stub
+    finally:
+        server.shutdown()
+        server.server_close()

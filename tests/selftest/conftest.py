@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gate"))
 
-from osv_stub import OsvStub, start_osv_stub  # noqa: E402
+from osv_stub import OsvStub, running_osv_stub  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -27,10 +27,5 @@ def selftest_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def osv_stub_module() -> Iterator[OsvStub]:
-    stub = OsvStub()
-    server = start_osv_stub(stub)
-    try:
+    with running_osv_stub() as stub:
         yield stub
-    finally:
-        server.shutdown()
-        server.server_close()
