@@ -241,8 +241,34 @@ def _tools(names: Sequence[str], stage: StageConfig | None, key: str = "tools") 
     return tuple(out)
 
 
-def _fill_migrations(argv: Sequence[str]) -> tuple[str, ...]:
-    return tuple(a.replace("{migrations}", MIGRATIONS_WORK) for a in argv)
+#: Keys a stage's table must have once the stage is enabled (the schema cannot say
+#: "required unless enabled = false").
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    **{name: ("paths",) for name in (
+        "unit-tests", "security-tests", "diagnostics-tests", "fuzz-tests", "migration-tests")},
+    "migration-smoke": ("migrations", "migrate", "status", "tampered-exit", "tampered-commands"),
+    "doctor": ("command",),
+}
+
+
+def _require(cfg: StageConfig) -> None:
+    for key in REQUIRED_KEYS.get(cfg.name, ()):
+        if key not in cfg.settings:
+            raise ConfigError(
+                f"{cfg.origin}: {gate_config.TABLE_NAME}.stages.{cfg.name}.{key}: required "
+                "key missing (or set enabled = false)"
+            )
+
+
+def _migrations_dir(cfg: StageConfig | None) -> str:
+    """``{work}/migrations``, or ``{work}/<destination>`` when the project's CLI derives
+    something from the directory's name (aksara 0.7 takes the app label from it)."""
+    destination = None if cfg is None else cfg.get("destination")
+    return f"{{work}}/{str(destination).strip('/')}" if destination else MIGRATIONS_WORK
+
+
+def _fill_migrations(argv: Sequence[str], cfg: StageConfig | None = None) -> tuple[str, ...]:
+    return tuple(a.replace("{migrations}", _migrations_dir(cfg)) for a in argv)
 
 
 # --------------------------------------------------------------------------- structure
@@ -329,32 +355,35 @@ def _pytest_stage(base: Stage, cfg: StageConfig, project: ProjectConfig) -> Stag
 def _migration_setup(cfg: StageConfig) -> Step:
     """Put the smoke migrations at ``{work}/migrations``: copied from the source tree, or
     written from the overlay configuration (which read them from beside itself)."""
+    target = _migrations_dir(cfg)
     if cfg.files is not None:
-        return _tool("write-files", MIGRATIONS_WORK, json.dumps(dict(cfg.files), sort_keys=True))
-    return Step(("cp", "-R", "{src}/" + str(cfg.get("migrations")).strip("/"), MIGRATIONS_WORK))
+        return _tool("write-files", target, json.dumps(dict(cfg.files), sort_keys=True))
+    return Step(("cp", "-R", "{src}/" + str(cfg.get("migrations")).strip("/"), target))
 
 
 def _smoke_stage(base: Stage, cfg: StageConfig) -> Stage:
     ext = ".json" if cfg.get("format") == "json" else ".txt"
-    migrate = _fill_migrations(cfg.get("migrate"))
-    status = _fill_migrations(cfg.get("status"))
+    migrate = _fill_migrations(cfg.get("migrate"), cfg)
+    status = _fill_migrations(cfg.get("status"), cfg)
     commands = {"status": status, "migrate": migrate}
-    env = {**BASE_ENV, **cfg.get("env", {})}
+    env = {**BASE_ENV,
+           **{k: _fill_migrations((v,), cfg)[0] for k, v in cfg.get("env", {}).items()}}
     steps: list[Step] = [
         _migration_setup(cfg),
         Step(migrate, stdout=f"{{out}}/migrate{ext}"),
         Step(status, stdout=f"{{out}}/migration-status{ext}"),
     ]
     if cfg.get("verify"):
-        steps.append(Step(_fill_migrations(cfg.get("verify"))))
+        steps.append(Step(_fill_migrations(cfg.get("verify"), cfg)))
     pattern = cfg.get("tamper-pattern")
-    steps.append(_tool("tamper", MIGRATIONS_WORK, *(("--pattern", pattern) if pattern else ())))
+    steps.append(_tool("tamper", _migrations_dir(cfg),
+                       *(("--pattern", pattern) if pattern else ())))
     expect = str(cfg.get("tampered-exit"))
     match = cfg.get("tampered-output")
     evidence = [f"migrate{ext}", f"migration-status{ext}"]
     for which in cfg.get("tampered-commands"):
         steps.append(_tool(
-            "expect-exit", expect, *(("--match", match) if match else ()), "--",
+            "expect-exit", *(("--match", match) if match else ()), expect, "--",
             *commands[which], stdout=f"{{out}}/tampered-{which}{ext}",
         ))
         evidence.append(f"tampered-{which}{ext}")
@@ -371,6 +400,8 @@ def _doctor_stage(base: Stage, cfg: StageConfig, project: ProjectConfig,
     env = {**BASE_ENV, **cfg.get("env", {})}
     if cfg.get("migrate-first", False):
         smoke = project.stages.get("migration-smoke")
+        if smoke is not None:
+            _require(smoke)
         if smoke is None:
             raise ConfigError(
                 f"{cfg.origin}: {gate_config.TABLE_NAME}.stages.doctor.migrate-first: needs a "
@@ -379,12 +410,12 @@ def _doctor_stage(base: Stage, cfg: StageConfig, project: ProjectConfig,
         ext = ".json" if smoke.get("format") == "json" else ".txt"
         steps += [
             _migration_setup(smoke),
-            Step(_fill_migrations(smoke.get("migrate")), stdout=f"{{out}}/migrate{ext}"),
+            Step(_fill_migrations(smoke.get("migrate"), smoke), stdout=f"{{out}}/migrate{ext}"),
         ]
         evidence.append(f"migrate{ext}")
-        env.update(smoke.get("env", {}))
+        env.update({k: _fill_migrations((v,), smoke)[0] for k, v in smoke.get("env", {}).items()})
     skip_tls = tuple(cfg.get("skip-tls", ()))
-    argv = _fill_migrations(cfg.get("command"))
+    argv = _fill_migrations(cfg.get("command"), project.stages.get("migration-smoke"))
     proves = base.proves
     if not options.database_tls and skip_tls:
         argv = (*argv, *skip_tls)
@@ -440,6 +471,7 @@ def _configured(base: Stage, cfg: StageConfig, project: ProjectConfig,
                 options: GateOptions) -> Stage:
     """The stage ``base`` with the commands its table asks for."""
     name = base.name
+    _require(cfg)
     if name in TEST_STAGES:
         return _pytest_stage(base, cfg, project)
     if name == "package-build":

@@ -175,6 +175,35 @@ def tamper(migrations_dir: str, pattern: str | None = None) -> int:
     return OK
 
 
+def expect_applied(status_file: str, migrations_dir: str, pattern: str) -> int:
+    """A plain-text status report lists every migration file as applied.
+
+    For a CLI without a JSON status: each file matching ``pattern`` must appear (by
+    its stem) on a line of the report that also says ``applied`` and not ``pending``.
+    """
+    try:
+        lines = Path(status_file).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        raise ToolError(f"{status_file}: cannot read") from None
+    root = Path(migrations_dir)
+    if not root.is_dir():
+        raise ToolError(f"{migrations_dir}: not a directory")
+    files = sorted(p for p in root.glob(pattern) if p.is_file() and not p.name.startswith("_"))
+    if not files:
+        raise ToolError(f"{migrations_dir}: no migration files match {pattern!r}")
+    problems: list[str] = []
+    for path in files:
+        rows = [ln for ln in lines if re.search(rf"(^|\s){re.escape(path.stem)}(\s|$)", ln)]
+        if not rows:
+            problems.append(f"{path.name}: not in the status report")
+        elif not any("applied" in ln and "pending" not in ln for ln in rows):
+            problems.append(f"{path.name}: not reported as applied")
+    if problems:
+        return _fail(problems, "expect-applied")
+    print(f"{PROG}: expect-applied: {len(files)} migrations reported applied")
+    return OK
+
+
 def write_files(directory: str, payload: str) -> int:
     """Write the files of a JSON object (name -> text) into ``directory``: the smoke
     migrations a ``--config`` file carries from beside itself into the stage."""
@@ -405,6 +434,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tamper", help="edit the first migration file after it was applied")
     p.add_argument("migrations_dir")
     p.add_argument("--pattern", default=None, help="glob of the migration files")
+    p = sub.add_parser("expect-applied", help="a text status report lists every file applied")
+    p.add_argument("status_file")
+    p.add_argument("migrations_dir")
+    p.add_argument("--pattern", required=True, help="glob of the migration files")
     p = sub.add_parser("write-files", help="write a JSON object of name -> text as files")
     p.add_argument("directory")
     p.add_argument("payload")
@@ -432,6 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return smoke_verify(args.status_json, args.migrations_dir)
         if args.command == "tamper":
             return tamper(args.migrations_dir, args.pattern)
+        if args.command == "expect-applied":
+            return expect_applied(args.status_file, args.migrations_dir, args.pattern)
         if args.command == "write-files":
             return write_files(args.directory, args.payload)
         if args.command == "audit-verdict":
