@@ -49,6 +49,11 @@ def test_expect_applied_reads_a_text_status(tmp_path, capsys):
     assert tools.main(["expect-applied", str(status), str(mig), "--pattern", "*.py"]) == 0
     status.write_text("app_0001_init  ✓ applied\n")
     assert tools.main(["expect-applied", str(status), str(mig), "--pattern", "*.py"]) == 1
+    # JSON, one entry a line; a longer name containing the stem does not count.
+    status.write_text('{\n "app_0001_init": "applied",\n "app_0002_more": "applied"\n}\n')
+    assert tools.main(["expect-applied", str(status), str(mig), "--pattern", "*.py"]) == 0
+    status.write_text('{\n "app_0001_init": "applied",\n "app_0002_more_x": "applied"\n}\n')
+    assert tools.main(["expect-applied", str(status), str(mig), "--pattern", "*.py"]) == 1
 
 
 def test_write_files_writes_plain_names_only(tmp_path):

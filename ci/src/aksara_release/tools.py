@@ -193,7 +193,8 @@ def expect_applied(status_file: str, migrations_dir: str, pattern: str) -> int:
         raise ToolError(f"{migrations_dir}: no migration files match {pattern!r}")
     problems: list[str] = []
     for path in files:
-        rows = [ln for ln in lines if re.search(rf"(^|\s){re.escape(path.stem)}(\s|$)", ln)]
+        token = re.compile(rf"(?<![\w.-]){re.escape(path.stem)}(?![\w.-])")
+        rows = [ln for ln in lines if token.search(ln)]
         if not rows:
             problems.append(f"{path.name}: not in the status report")
         elif not any("applied" in ln and "pending" not in ln for ln in rows):
