@@ -4,7 +4,8 @@
 Usage::
 
     python3 ci/gate.py run [--only S,..] [--skip S,..] [--evidence DIR] [--jobs N]
-                           [--osv-url URL] [--source DIR] [--commit SHA] [--tag vX.Y.Z]
+                           [--osv-url URL] [--source DIR] [--config FILE]
+                           [--commit SHA] [--tag vX.Y.Z]
     python3 ci/gate.py verify DIR
     python3 ci/gate.py test [pytest args]
 
@@ -15,6 +16,10 @@ re-execute ``python -m aksara_release.host`` there. ``test`` is the README's tes
 command: it creates ``.gate/dev`` with ``pip install -e .[dev]`` and runs pytest with
 the arguments given (pytest's exit code is returned unchanged, so 5 "no tests
 collected" is a failure).
+
+``--source DIR`` may be any project (no ``ci/`` needed: the stages get this gate's
+own helpers); what runs there comes from its ``[tool.aksara-release]`` table, overlaid
+by ``--config FILE`` (see docs/gating-another-project.md).
 
 ``AKSARA_GATE_HOME`` moves the ``.gate`` directory (the self-tests share one runner).
 Exit codes: those of the subcommand; 2 usage; 70 the bootstrap itself failed.

@@ -95,3 +95,26 @@ def test_origin_plugin_passes_on_the_installed_package(tmp_path):
     assert code == 0
     assert report["from_installed_wheel"] is True and report["imported_by_tests"] is True
     assert "site-packages" in str(report["origin"])
+
+
+def test_secret_baseline_accepts_only_the_same_secret_in_the_same_file(tmp_path, capsys):
+    def report(results):
+        return {"version": "1.5.0", "results": results}
+
+    finding = {"type": "Secret Keyword", "hashed_secret": "abc", "line_number": 3}
+    base = tmp_path / "baseline.json"
+    base.write_text(json.dumps(report({"a.py": [finding]})))
+    scan = tmp_path / "scan.json"
+    sarif = str(tmp_path / "s.sarif")
+    scan.write_text(json.dumps(report({"a.py": [finding]})))
+    assert tools.main(["secrets-verdict", str(scan), "--sarif", sarif,
+                       "--baseline", str(base)]) == 0
+    moved = {"b.py": [finding]}
+    new = {"a.py": [finding, {**finding, "hashed_secret": "def", "line_number": 9}]}
+    for results in (moved, new):
+        scan.write_text(json.dumps(report(results)))
+        assert tools.main(["secrets-verdict", str(scan), "--sarif", sarif,
+                           "--baseline", str(base)]) == 1
+    assert tools.main(["secrets-verdict", str(scan), "--sarif", sarif,
+                       "--baseline", str(tmp_path / "none.json")]) == 2
+    capsys.readouterr()

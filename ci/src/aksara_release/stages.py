@@ -531,6 +531,8 @@ def _configured(base: Stage, cfg: StageConfig, project: ProjectConfig,
     if name == "secret-scan":
         excludes = [a for rx in cfg.get("exclude-files", ()) for a in ("--exclude-files", rx)]
         plugins = [a for p in cfg.get("disable-plugins", ()) for a in ("--disable-plugin", p)]
+        baseline = (("--baseline", "{src}/" + str(cfg.get("baseline")).lstrip("/"))
+                    if cfg.get("baseline") else ())
         return Stage(
             name=name, title=base.title, proves=base.proves,
             tools=versions.tools("detect-secrets"), env=BASE_ENV,
@@ -538,7 +540,7 @@ def _configured(base: Stage, cfg: StageConfig, project: ProjectConfig,
                 Step(("detect-secrets", "scan", "--all-files", *excludes, *plugins, "."),
                      stdout="{out}/detect-secrets.json"),
                 _tool("secrets-verdict", "{out}/detect-secrets.json", "--sarif",
-                      "{out}/secrets.sarif"),
+                      "{out}/secrets.sarif", *baseline),
             ),
             evidence=("detect-secrets.json", "secrets.sarif"),
         )

@@ -329,11 +329,36 @@ def secrets_sarif(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def secrets_verdict(report_path: str, sarif_out: str) -> int:
-    """Write SARIF for the findings; fail when there is any."""
+def apply_baseline(report: dict[str, Any], baseline_path: str) -> dict[str, Any]:
+    """``report`` without the findings a detect-secrets baseline accepts.
+
+    A finding is accepted only when the same file holds the same hashed secret in the
+    baseline (the project's reviewed list); a new secret, or a known one moved to
+    another file, still fails.
+    """
+    baseline = _load_json(baseline_path)
+    if not isinstance(baseline, dict) or not isinstance(baseline.get("results"), dict):
+        raise ToolError(f"{baseline_path}: not a detect-secrets baseline")
+    known = {
+        (filename, str(item.get("hashed_secret")))
+        for filename, items in baseline["results"].items()
+        for item in items
+        if isinstance(item, dict)
+    }
+    kept = {
+        filename: [i for i in items if (filename, str(i.get("hashed_secret"))) not in known]
+        for filename, items in report["results"].items()
+    }
+    return {**report, "results": {k: v for k, v in kept.items() if v}}
+
+
+def secrets_verdict(report_path: str, sarif_out: str, baseline: str | None = None) -> int:
+    """Write SARIF for the findings (minus a baseline's); fail when there is any."""
     report = _load_json(report_path)
     if not isinstance(report, dict) or not isinstance(report.get("results"), dict):
         raise ToolError(f"{report_path}: not a detect-secrets JSON report")
+    if baseline is not None:
+        report = apply_baseline(report, baseline)
     sarif = secrets_sarif(report)
     Path(sarif_out).write_text(json.dumps(sarif, indent=2) + "\n", encoding="utf-8")
     results = sarif["runs"][0]["results"]
@@ -448,6 +473,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("secrets-verdict", help="judge a detect-secrets report, write SARIF")
     p.add_argument("report")
     p.add_argument("--sarif", required=True)
+    p.add_argument("--baseline", default=None, help="detect-secrets baseline of accepted findings")
     p = sub.add_parser("sbom-verify", help="validate a CycloneDX SBOM against the wheel")
     p.add_argument("sbom")
     p.add_argument("--wheel", required=True)
@@ -473,7 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "audit-verdict":
             return audit_verdict(args.report, args.requirements)
         if args.command == "secrets-verdict":
-            return secrets_verdict(args.report, args.sarif)
+            return secrets_verdict(args.report, args.sarif, args.baseline)
         if args.command == "sbom-verify":
             return sbom_verify(args.sbom, args.wheel)
     except ToolError as exc:
