@@ -57,6 +57,7 @@ def test_the_fixture_project_is_gated_by_configuration_alone(tmp_path) -> None:
     assert results["sbom"]["reason"] == "not configured in pyproject.toml"
     origin = json.loads((evidence / "stages" / "unit-tests" / "import-origin.json").read_text())
     assert origin["from_installed_wheel"] is True and origin["imported_by_tests"] is True
+    assert origin["tests_collected"] == 2 and origin["min_tests"] == 2
     smoke = evidence / "stages" / "migration-smoke"
     assert json.loads((smoke / "migration-status.json").read_text()) == {
         "0001_open": "applied", "0002_credit": "applied"}

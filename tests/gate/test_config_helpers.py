@@ -118,3 +118,12 @@ def test_secret_baseline_accepts_only_the_same_secret_in_the_same_file(tmp_path,
     assert tools.main(["secrets-verdict", str(scan), "--sarif", sarif,
                        "--baseline", str(tmp_path / "none.json")]) == 2
     capsys.readouterr()
+
+
+def test_origin_plugin_enforces_the_configured_minimum_of_tests(tmp_path):
+    (tmp_path / "test_it.py").write_text("import jsonschema\n\ndef test_x():\n"
+                                         "    assert jsonschema\n")
+    code, report = _pytest(tmp_path, "jsonschema", "--gate-min-tests=2")
+    assert code == 1 and report["tests_collected"] == 1 and report["min_tests"] == 2
+    code, report = _pytest(tmp_path, "jsonschema", "--gate-min-tests=1")
+    assert code == 0

@@ -5,7 +5,8 @@ tests imported is the installed one. With a flat layout (``aksara/`` at the root
 ``python -m pytest`` puts the working directory first on ``sys.path`` and the source
 tree silently shadows the wheel. At the end of the session this plugin records where
 the package was imported from (``--gate-origin-file``, JSON) and fails the run (exit
-1) when that file is not inside the environment's ``site-packages``.
+1) when that file is not inside the environment's ``site-packages``, or when fewer
+tests than ``--gate-min-tests`` (the suite's ``min-tests``) were collected.
 
 The gate brings this plugin with it (``PYTHONPATH={gate}``); it imports nothing from
 the tree under test but the package it checks.
@@ -25,6 +26,8 @@ def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("aksara-gate", "release gate: where the package was imported from")
     group.addoption("--gate-import-name", default=None, help="import package to locate")
     group.addoption("--gate-origin-file", default=None, help="JSON file to write")
+    group.addoption("--gate-min-tests", type=int, default=None,
+                    help="fail when fewer tests than this were collected")
 
 
 def installed_roots() -> list[Path]:
@@ -65,6 +68,10 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     if not name:
         return
     report = locate(name)
+    collected = int(getattr(session, "testscollected", 0))
+    minimum = config.getoption("--gate-min-tests")
+    report["tests_collected"] = collected
+    report["min_tests"] = minimum
     target = config.getoption("--gate-origin-file")
     if target:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -74,5 +81,11 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
         sys.stderr.write(
             f"\naksara-gate: {name} was imported from {where}, not from the installed wheel "
             f"in {', '.join(report['site_packages'])}\n"
+        )
+        session.exitstatus = 1
+    if minimum is not None and collected < minimum:
+        sys.stderr.write(
+            f"\naksara-gate: {collected} tests collected, the configuration requires at least "
+            f"{minimum}\n"
         )
         session.exitstatus = 1

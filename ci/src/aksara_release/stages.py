@@ -339,6 +339,7 @@ def _pytest_stage(base: Stage, cfg: StageConfig, project: ProjectConfig) -> Stag
         "-p", ORIGIN_PLUGIN,
         f"--gate-import-name={import_name}",
         f"--gate-origin-file={{out}}/{ORIGIN_FILE}",
+        *((f"--gate-min-tests={cfg.get('min-tests')}",) if cfg.get("min-tests") else ()),
     )
     return Stage(
         name=base.name, title=base.title, proves=base.proves,
