@@ -25,7 +25,12 @@ from aksara.migrations.db import connect, safe_message
 from aksara.migrations.discovery import MigrationFile, discover_migrations
 from aksara.migrations.errors import MigrationFailed
 from aksara.migrations.lock import advisory_lock
-from aksara.migrations.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_SCHEMA, validate_schema
+from aksara.migrations.settings import (
+    DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_SCHEMA,
+    validate_lock_timeout,
+    validate_schema,
+)
 from aksara.migrations.status import (
     DRIFTED,
     MISSING,
@@ -190,6 +195,7 @@ def migrate(options: MigrateOptions, progress: Progress | None = None) -> Migrat
     returned in the report with their exit codes, so JSON output can describe them.
     """
     table = TrackingTable(validate_schema(options.schema))
+    validate_lock_timeout(options.lock_timeout)
     files = discover_migrations(options.directory)
     if options.target is not None and all(f.version != options.target for f in files):
         raise UsageError(f"--target {options.target}: no migration file has that version")
