@@ -98,6 +98,8 @@ def _split(file: MigrationFile, text: str) -> list[Statement]:
     try:
         return list(split_statements(text))
     except SplitError as exc:
+        if exc.copy_stdio:
+            raise _copy_refused(file, exc.line) from None
         raise MigrationFailed(
             f"{file.name}:{exc.line}: {exc} (SQLSTATE {SYNTAX_ERROR}); nothing was run",
             file=file.name,
@@ -106,16 +108,20 @@ def _split(file: MigrationFile, text: str) -> list[Statement]:
         ) from None
 
 
+def _copy_refused(file: MigrationFile, line: int) -> MigrationFailed:
+    return MigrationFailed(
+        f"{file.name}:{line}: COPY ... FROM STDIN / TO STDOUT needs a client data stream, "
+        "which a migration file cannot provide (inline psql data is not SQL); use INSERT, "
+        "or COPY from a server-side file; nothing was run",
+        file=file.name,
+        line=line,
+    )
+
+
 def _refuse_copy_stdio(file: MigrationFile, statements: list[Statement]) -> None:
     for statement in statements:
         if statement.copies_stdio:
-            raise MigrationFailed(
-                f"{file.name}:{statement.line}: COPY ... FROM STDIN / TO STDOUT needs a client "
-                "data stream, which a migration file cannot provide; use INSERT, or COPY from "
-                "a server-side file; nothing was run",
-                file=file.name,
-                line=statement.line,
-            )
+            raise _copy_refused(file, statement.line)
 
 
 def _refuse_transaction_control(file: MigrationFile, statements: list[Statement]) -> None:

@@ -18,7 +18,7 @@ import psycopg
 
 from aksara import __version__
 from aksara.dburl import DatabaseURL
-from aksara.errors import UsageError
+from aksara.errors import DatabaseUnreachable, UsageError
 from aksara.exitcodes import ExitCode
 from aksara.migrations.apply import apply_migration
 from aksara.migrations.db import connect, safe_message
@@ -239,6 +239,16 @@ def _run_plan(
             report.steps.append(Step(file, "failed"))
             report.error = exc
             break
+        except psycopg.Error as exc:
+            if not (conn.broken or conn.closed):
+                raise
+            # The server went away (terminated backend, restart, network): it rolls back
+            # whatever transaction it had not committed and drops the advisory lock.
+            raise DatabaseUnreachable(
+                f"lost the connection to {parsed.redacted} while applying {file.name}: "
+                f"{safe_message(exc, secrets)}; an uncommitted transaction was rolled back "
+                "by the server; run 'aksara status' to see what is applied"
+            ) from None
         report.steps.append(Step(file, "applied", elapsed))
         note(f"applied  {file.name} ({elapsed} ms)")
     report.remaining -= report.count("applied")

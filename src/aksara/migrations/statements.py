@@ -45,9 +45,12 @@ _ALLOWED_TRANSACTION_KINDS = frozenset(
 class SplitError(Exception):
     """The file is not valid SQL for PostgreSQL's grammar; ``line`` locates the error."""
 
-    def __init__(self, message: str, line: int) -> None:
+    def __init__(self, message: str, line: int, *, copy_stdio: bool = False) -> None:
         super().__init__(message)
         self.line = line
+        #: True when the grammar tripped over inline data after ``COPY ... FROM STDIN``
+        #: (a psql-style dump), so the error can say what is really wrong.
+        self.copy_stdio = copy_stdio
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,30 @@ def _line_at(text: str, offset: int, cache: list[int]) -> int:
     return line
 
 
+def _copy_stdio_before(sql_text: str, location: int) -> int | None:
+    """The line of a ``COPY ... FROM STDIN`` before a syntax error, if there is one.
+
+    psql-style files follow such a COPY with raw data lines, which no grammar accepts;
+    the scanner-only split of the text before the error finds the COPY anyway.
+    """
+    prefix = sql_text[:location]
+    try:
+        slices = pg_parser.split(prefix, with_parser=False, only_slices=True)
+    except pg_parser.ParseError:
+        return None
+    for piece in slices:
+        text = prefix[piece]
+        if _first_word(text) != "COPY":
+            continue
+        try:
+            kind = _classify(text, "COPY")
+        except pg_parser.ParseError:
+            continue
+        if kind == "copy-stdio":
+            return _line_at(sql_text, piece.start, [0, 1])
+    return None
+
+
 def split_statements(sql_text: str) -> Iterator[Statement]:
     """Yield the statements of ``sql_text``; comments and empty statements are skipped.
 
@@ -125,6 +152,9 @@ def split_statements(sql_text: str) -> Iterator[Statement]:
     except pg_parser.ParseError as exc:
         message = str(exc.args[0]) if exc.args else str(exc)
         location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+        copy_line = _copy_stdio_before(sql_text, max(0, location))
+        if copy_line is not None:
+            raise SplitError("COPY ... FROM STDIN", copy_line, copy_stdio=True) from None
         raise SplitError(message, _line_at(sql_text, max(0, location), [0, 1])) from None
     cache = [0, 1]
     for piece in slices:
