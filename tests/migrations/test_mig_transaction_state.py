@@ -66,9 +66,10 @@ def test_no_transaction_file_may_manage_its_own_transaction(aksara) -> None:
     [
         ("CREATE TABLE gone (id int);\nROLLBACK; -- not a ROLLBACK TO savepoint\n", 2, "ROLLBACK"),
         (
-            "CREATE TABLE gone (p text);\nINSERT INTO gone VALUES ('C:\\');\nCOMMIT;\n"
-            "CREATE TABLE after_commit (id int);\nSELECT 1/0;\n",
-            3,
+            "CREATE TABLE gone (p text);\nINSERT INTO gone VALUES ('C:\\'); COMMIT;\n"
+            "CREATE TABLE after_commit (p text);\nINSERT INTO after_commit VALUES ('x');\n"
+            "SELECT 1/0;\n",
+            2,
             "COMMIT",
         ),
         ("CREATE TABLE gone (begin int);\nSELECT 1 # 2;\nCOMMIT;\nSELECT 1/0;\n", 3, "COMMIT"),
