@@ -92,7 +92,19 @@ def _broken_symlink(d: Path) -> str:
     return "3_broken.sql"
 
 
+def _plus_version(d: Path) -> str:
+    (d / "+3_signed.sql").write_text("SELECT 1;\n")
+    return "+3_signed.sql"
+
+
+def _arabic_indic_version(d: Path) -> str:
+    (d / "\u0663_digits.sql").write_text("SELECT 1;\n")
+    return "\u0663_digits.sql"
+
+
 CASES: dict[str, Callable[[Path], str]] = {
+    "plus-version": _plus_version,
+    "non-ascii-digit-version": _arabic_indic_version,
     "duplicate-version": _dup,
     "bad-name": _badname,
     "wrong-extension": _wrong_ext,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 from importlib import resources
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,10 +28,16 @@ def _with_password(url: str, password: str, port: int | None = None) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _closed_port() -> int:
+@pytest.fixture()
+def closed_port() -> Iterator[int]:
+    """A port nothing listens on, for as long as the test runs.
+
+    The socket stays bound (but never listens), so a connection is refused and no other
+    process can take the port meanwhile: no bind-and-release race under parallel runs.
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield int(sock.getsockname()[1])
 
 
 @pytest.fixture()
@@ -41,8 +48,8 @@ def one(aksara):
 
 
 @pytest.mark.parametrize("command", ["migrate", "status"])
-def test_unreachable_server_exit_3_without_password(one, command) -> None:
-    url = _with_password(one.url, WRONG, port=_closed_port())
+def test_unreachable_server_exit_3_without_password(one, command, closed_port) -> None:
+    url = _with_password(one.url, WRONG, port=closed_port)
     result = one.run(command, url=url)
     assert result.returncode == 3
     assert result.stderr.startswith("aksara: error: cannot connect to postgresql://")
@@ -62,11 +69,11 @@ def test_wrong_password_exit_3_without_either_password(one) -> None:
     assert "password authentication failed" in result.stderr
 
 
-def test_password_in_query_parameter_is_redacted(one) -> None:
+def test_password_in_query_parameter_is_redacted(one, closed_port) -> None:
     parts = urlsplit(one.url)
     url = urlunsplit(
         parts._replace(
-            netloc=f"{parts.hostname}:{_closed_port()}",
+            netloc=f"{parts.hostname}:{closed_port}",
             query=f"user={parts.username}&password={WRONG}",
         )
     )

@@ -13,7 +13,8 @@ PROBE = (
     "parser = aksara.cli.build_parser()\n"
     "parser.parse_args(['migrate', '--dry-run'])\n"
     "parser.parse_args(['doctor', 'production-check', '--format', 'json'])\n"
-    "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'sqlparse'))\n"
+    "heavy = sorted(m for m in sys.modules\n"
+    "               if m.split('.')[0] in ('psycopg', 'pglast', 'sqlparse'))\n"
     "print(','.join(heavy))\n"
 )
 

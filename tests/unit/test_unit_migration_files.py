@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -167,9 +172,99 @@ def test_directory_errors_are_usage_errors(tmp_path) -> None:
         discover_migrations(tmp_path / "file")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads unreadable files")
-def test_unreadable_file(tmp_path) -> None:
-    _write(tmp_path, {"1_a.sql": "SELECT 1;"})
-    (tmp_path / "1_a.sql").chmod(0)
-    with pytest.raises(InvalidMigrations, match="cannot be read"):
+def _as_unprivileged_user() -> list[str]:
+    """A command prefix that runs as ``nobody`` when we are root (CI), else nothing.
+
+    Root reads any file, so "unreadable" can only be tested as another user.
+    """
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "running as root needs setpriv (util-linux) to test unreadable files"
+    return [setpriv, "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
+
+
+@pytest.fixture()
+def shared_dir() -> Iterator[Path]:
+    """A directory ``nobody`` can reach (pytest's tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="aksara-unreadable-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        for child in path.rglob("*"):
+            child.chmod(0o755 if child.is_dir() else 0o644)
+        shutil.rmtree(path)
+
+
+DISCOVER = (
+    "import sys\n"
+    "from aksara.errors import AksaraError\n"
+    "from aksara.migrations import discover_migrations\n"
+    "try:\n"
+    "    discover_migrations(sys.argv[1])\n"
+    "except AksaraError as exc:\n"
+    "    print(type(exc).__name__, exc)\n"
+)
+
+
+def _discover_unprivileged(directory: Path) -> str:
+    done = subprocess.run(
+        [*_as_unprivileged_user(), sys.executable, "-c", DISCOVER, str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_unreadable_file(shared_dir) -> None:
+    mig = shared_dir / "migrations"
+    mig.mkdir()
+    mig.chmod(0o755)
+    _write(mig, {"1_a.sql": "SELECT 1;"})
+    (mig / "1_a.sql").chmod(0o644)
+    assert _discover_unprivileged(mig) == ""  # readable: the probe itself works
+    (mig / "1_a.sql").chmod(0)
+    assert _discover_unprivileged(mig) == (
+        "InvalidMigrations 1_a.sql: cannot be read: Permission denied"
+    )
+
+
+def test_unreadable_directory(shared_dir) -> None:
+    mig = shared_dir / "migrations"
+    mig.mkdir()
+    mig.chmod(0o311)  # searchable, not listable
+    assert _discover_unprivileged(mig).startswith("UsageError cannot read migrations directory")
+    assert "Permission denied" in _discover_unprivileged(mig)
+
+
+@pytest.mark.parametrize("name", ["+1_x.sql", "\u0661_x.sql", "\uff11_x.sql", "1\u0661_x.sql"])
+def test_versions_are_ascii_digits_only(tmp_path, name) -> None:
+    with pytest.raises(InvalidMigrations, match="not a migration file name"):
+        parse_migration_filename(name)
+    (tmp_path / name).write_text("SELECT 1;")
+    with pytest.raises(InvalidMigrations) as caught:
         discover_migrations(tmp_path)
+    assert caught.value.exit_code == ExitCode.INVALID_MIGRATIONS
+
+
+def test_a_file_swapped_after_discovery_is_not_read(tmp_path) -> None:
+    """Discovery checks a file, then reads it: what is read must be what was checked."""
+    mig = tmp_path / "migrations"
+    mig.mkdir()
+    _write(mig, {"1_a.sql": "SELECT 1;"})
+    (found,) = discover_migrations(mig)
+    # Same content, new inode (an editor's save, or an attacker's swap): refused.
+    (tmp_path / "new.sql").write_text("SELECT 1;")
+    (tmp_path / "new.sql").replace(mig / "1_a.sql")
+    with pytest.raises(InvalidMigrations, match="was replaced"):
+        found.read_sql()
+    # A symlink swapped in at the checked path is never followed.
+    (tmp_path / "outside.sql").write_text("SELECT 1;")
+    (mig / "1_a.sql").unlink()
+    (mig / "1_a.sql").symlink_to(tmp_path / "outside.sql")
+    with pytest.raises(InvalidMigrations, match="cannot be read"):
+        found.read_sql()

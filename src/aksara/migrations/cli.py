@@ -19,8 +19,10 @@ from typing import Any
 from aksara import __version__
 from aksara.dburl import resolve_database_url
 from aksara.errors import AksaraError, UsageError
+from aksara.migrations.safetext import printable, summarize
 from aksara.migrations.settings import (
     DEFAULT_LOCK_TIMEOUT,
+    MAX_LOCK_TIMEOUT,
     resolve_migrations_dir,
     resolve_schema,
 )
@@ -35,13 +37,15 @@ def _lock_timeout(value: str) -> float:
         seconds = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
-    if not math.isfinite(seconds) or seconds < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {value!r}")
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_LOCK_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds between 0 and {MAX_LOCK_TIMEOUT:g}, got {value!r}"
+        )
     return seconds
 
 
 def _version(value: str) -> int:
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise argparse.ArgumentTypeError(
             f"not a migration version (a non-negative integer): {value!r}"
         )
@@ -192,8 +196,8 @@ def run_migrate(args: argparse.Namespace) -> int:
     else:
         _print_json(report.to_json())
     if report.error is not None:
-        print(f"aksara: error: {report.error}", file=sys.stderr)
+        print(f"aksara: error: {printable(str(report.error))}", file=sys.stderr)
     elif report.drift:
-        names = ", ".join(m.name for m in report.drift)
+        names = summarize([m.name for m in report.drift])
         print(f"aksara: error: applied migrations drifted or missing: {names}", file=sys.stderr)
     return int(report.exit_code)

@@ -20,8 +20,9 @@ from aksara.migrations.checksum import checksum_bytes, normalise_newlines
 from aksara.migrations.errors import InvalidMigrations
 
 #: ``<integer version>_<description>.sql``; the description is letters, digits, ``_`` and ``-``.
+#: ASCII only: no sign, no other script's digits (``+1_x.sql`` and Arabic-Indic digits are refused).
 FILENAME_PATTERN = re.compile(
-    r"^(?P<version>[0-9]+)_(?P<description>[A-Za-z0-9][A-Za-z0-9_-]*)\.sql$"
+    r"^(?P<version>[0-9]+)_(?P<description>[A-Za-z0-9][A-Za-z0-9_-]*)\.sql$", re.ASCII
 )
 #: The first-line directive that runs a file outside a transaction.
 NO_TRANSACTION_DIRECTIVE = "-- aksara:no-transaction"
@@ -41,6 +42,9 @@ class MigrationFile:
     path: Path
     checksum: str
     transactional: bool
+    #: The file actually read (the checked target of a symlink) and its (device, inode).
+    source: Path | None = None
+    identity: tuple[int, int] | None = None
 
     @property
     def name(self) -> str:
@@ -49,12 +53,7 @@ class MigrationFile:
 
     def read_sql(self) -> str:
         """Read the file again for execution, refusing it if it changed since discovery."""
-        try:
-            data = self.path.read_bytes()
-        except OSError as exc:
-            raise InvalidMigrations(
-                f"{self.name}: cannot be read: {exc.strerror or type(exc).__name__}"
-            ) from None
+        data = read_checked(self.name, self.source or self.path, self.identity)
         if checksum_bytes(data) != self.checksum:
             raise InvalidMigrations(f"{self.name}: changed while aksara was running; re-run")
         text = normalise_newlines(data).decode("utf-8")
@@ -103,23 +102,64 @@ def _check_content(name: str, data: bytes) -> bool:
 
 
 def _resolve_entry(directory: Path, root: Path, entry: os.DirEntry[str]) -> Path:
-    """Return the path to read for ``entry``, rejecting non-files and escaping symlinks."""
+    """Return the real file to read for ``entry``, rejecting escaping and broken symlinks."""
     path = directory / entry.name
-    if entry.is_symlink():
-        try:
-            target = path.resolve(strict=True)
-        except (OSError, RuntimeError):
-            raise InvalidMigrations(f"{entry.name}: is a broken symlink") from None
-        if not target.is_relative_to(root):
+    if not entry.is_symlink():
+        return path
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise InvalidMigrations(f"{entry.name}: is a broken symlink") from None
+    if not target.is_relative_to(root):
+        raise InvalidMigrations(f"{entry.name}: is a symlink that escapes the migrations directory")
+    return target
+
+
+def read_checked(name: str, target: Path, identity: tuple[int, int] | None = None) -> bytes:
+    """Read ``target`` without following a symlink swapped in after it was checked.
+
+    Why: checking a path and then opening it again is a race (the checked file could be
+    replaced by a symlink to anything). The file is opened with ``O_NOFOLLOW`` (and
+    ``O_NONBLOCK``, so a FIFO cannot hang discovery), and what was opened is compared
+    with what was checked: a regular file, and the same (device, inode) as the checked
+    target (``identity``, or a fresh ``lstat`` of it).
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        expected = identity
+        if expected is None:
+            checked = os.lstat(target)
+            expected = (checked.st_dev, checked.st_ino)
+        fd = os.open(target, flags)
+    except OSError as exc:
+        raise InvalidMigrations(
+            f"{name}: cannot be read: {exc.strerror or type(exc).__name__}"
+        ) from None
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise InvalidMigrations(f"{name}: is not a regular file")
+        if (opened.st_dev, opened.st_ino) != expected:
             raise InvalidMigrations(
-                f"{entry.name}: is a symlink that escapes the migrations directory"
+                f"{name}: was replaced while aksara was reading the migrations directory; re-run"
             )
-        mode = target.stat().st_mode
-    else:
-        mode = entry.stat(follow_symlinks=False).st_mode
-    if not stat.S_ISREG(mode):
-        raise InvalidMigrations(f"{entry.name}: is not a regular file")
-    return path
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    except OSError as exc:
+        raise InvalidMigrations(
+            f"{name}: cannot be read: {exc.strerror or type(exc).__name__}"
+        ) from None
+    finally:
+        os.close(fd)
+
+
+def _lstat(name: str, path: Path) -> os.stat_result:
+    try:
+        return os.lstat(path)
+    except OSError as exc:
+        raise InvalidMigrations(
+            f"{name}: cannot be read: {exc.strerror or type(exc).__name__}"
+        ) from None
 
 
 def discover_migrations(directory: str | os.PathLike[str]) -> list[MigrationFile]:
@@ -155,20 +195,21 @@ def discover_migrations(directory: str | os.PathLike[str]) -> list[MigrationFile
                 f"{entry.name}: duplicate version {version} (also used by {by_version[version]})"
             )
         by_version[version] = entry.name
-        try:
-            data = file_path.read_bytes()
-        except OSError as exc:
-            raise InvalidMigrations(
-                f"{entry.name}: cannot be read: {exc.strerror or type(exc).__name__}"
-            ) from None
+        checked = _lstat(entry.name, file_path)
+        if not stat.S_ISREG(checked.st_mode):
+            raise InvalidMigrations(f"{entry.name}: is not a regular file")
+        identity = (checked.st_dev, checked.st_ino)
+        data = read_checked(entry.name, file_path, identity)
         transactional = _check_content(entry.name, data)
         found.append(
             MigrationFile(
                 version=version,
                 description=description,
-                path=file_path,
+                path=path / entry.name,
                 checksum=checksum_bytes(data),
                 transactional=transactional,
+                source=file_path,
+                identity=identity,
             )
         )
         del data

@@ -18,14 +18,19 @@ import psycopg
 
 from aksara import __version__
 from aksara.dburl import DatabaseURL
-from aksara.errors import UsageError
+from aksara.errors import DatabaseUnreachable, UsageError
 from aksara.exitcodes import ExitCode
 from aksara.migrations.apply import apply_migration
 from aksara.migrations.db import connect, safe_message
 from aksara.migrations.discovery import MigrationFile, discover_migrations
 from aksara.migrations.errors import MigrationFailed
 from aksara.migrations.lock import advisory_lock
-from aksara.migrations.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_SCHEMA, validate_schema
+from aksara.migrations.settings import (
+    DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_SCHEMA,
+    validate_lock_timeout,
+    validate_schema,
+)
 from aksara.migrations.status import (
     DRIFTED,
     MISSING,
@@ -190,6 +195,7 @@ def migrate(options: MigrateOptions, progress: Progress | None = None) -> Migrat
     returned in the report with their exit codes, so JSON output can describe them.
     """
     table = TrackingTable(validate_schema(options.schema))
+    validate_lock_timeout(options.lock_timeout)
     files = discover_migrations(options.directory)
     if options.target is not None and all(f.version != options.target for f in files):
         raise UsageError(f"--target {options.target}: no migration file has that version")
@@ -233,6 +239,16 @@ def _run_plan(
             report.steps.append(Step(file, "failed"))
             report.error = exc
             break
+        except psycopg.Error as exc:
+            if not (conn.broken or conn.closed):
+                raise
+            # The server went away (terminated backend, restart, network): it rolls back
+            # whatever transaction it had not committed and drops the advisory lock.
+            raise DatabaseUnreachable(
+                f"lost the connection to {parsed.redacted} while applying {file.name}: "
+                f"{safe_message(exc, secrets)}; an uncommitted transaction was rolled back "
+                "by the server; run 'aksara status' to see what is applied"
+            ) from None
         report.steps.append(Step(file, "applied", elapsed))
         note(f"applied  {file.name} ({elapsed} ms)")
     report.remaining -= report.count("applied")

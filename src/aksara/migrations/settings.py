@@ -22,6 +22,17 @@ TRACKING_TABLE = "aksara_migrations"
 MAX_IDENTIFIER_BYTES = 63
 #: Seconds ``aksara migrate`` waits for another migrator's advisory lock by default.
 DEFAULT_LOCK_TIMEOUT = 60.0
+#: The longest wait PostgreSQL's ``lock_timeout`` can express: INT_MAX milliseconds.
+MAX_LOCK_TIMEOUT = 2_147_483.0
+
+
+def validate_lock_timeout(seconds: float) -> float:
+    """Reject waits PostgreSQL cannot express (a usage error, exit 2, not a server error)."""
+    if not (0 <= seconds <= MAX_LOCK_TIMEOUT):  # also false for NaN
+        raise UsageError(
+            f"--lock-timeout must be between 0 and {MAX_LOCK_TIMEOUT:g} seconds, got {seconds:g}"
+        )
+    return seconds
 
 
 def resolve_migrations_dir(flag: str | None, environ: Mapping[str, str]) -> Path:
