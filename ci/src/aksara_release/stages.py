@@ -10,7 +10,9 @@ both run exactly :meth:`Stage.render` of the definitions below.
 Commands are argv lists with placeholders filled per executor (see :class:`Paths`):
 ``{src}`` the source tree (also the working directory), ``{out}`` the stage's
 evidence directory, ``{work}`` a scratch directory, ``{dist}`` the directory holding
-the built distributions, ``{wheel}`` / ``{sdist}`` their paths.
+the built distributions, ``{wheel}`` / ``{sdist}`` their paths, ``{gate}`` the
+directory holding the gate's own ``aksara_release`` package (taken from the gate that
+runs, never from the tree under test, so any tree can be checked).
 
 Stdlib only: imported by the Dagger runtime, the host runner and the tests.
 """
@@ -34,6 +36,7 @@ class Paths:
     out: str
     work: str
     dist: str
+    gate: str
     wheel: str = "{wheel}"
     sdist: str = "{sdist}"
 
@@ -43,13 +46,14 @@ class Paths:
             .replace("{out}", self.out)
             .replace("{work}", self.work)
             .replace("{dist}", self.dist)
+            .replace("{gate}", self.gate)
             .replace("{wheel}", self.wheel)
             .replace("{sdist}", self.sdist)
         )
 
 
 #: The layout inside every stage container (the Dagger executor).
-CONTAINER_PATHS = Paths(src="/src", out="/out", work="/work", dist="/dist")
+CONTAINER_PATHS = Paths(src="/src", out="/out", work="/work", dist="/dist", gate="/gate")
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,10 @@ class GateOptions:
 
     #: An OSV-compatible vulnerability service URL for pip-audit (tests use a stub).
     osv_url: str | None = None
+    #: The executor's database serves TLS (the Dagger executor's Postgres service does;
+    #: the host's embedded server does not): the doctor then evaluates ``database.tls``
+    #: instead of recording it as not evaluated.
+    database_tls: bool = False
 
 
 PIP_INSTALL: tuple[str, ...] = (
@@ -173,7 +181,7 @@ PIP_INSTALL: tuple[str, ...] = (
 #: Environment every stage gets: the gate's own helper package is importable as
 #: ``python -m aksara_release.tools`` and nothing writes bytecode into the source.
 BASE_ENV: dict[str, str] = {
-    "PYTHONPATH": "{src}/ci/src",
+    "PYTHONPATH": "{gate}",
     "PYTHONDONTWRITEBYTECODE": "1",
     "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     "CI": "true",
@@ -251,6 +259,7 @@ def build_stages(options: GateOptions = GateOptions()) -> tuple[Stage, ...]:
     status = ("aksara", "status", "--migrations-dir", "{work}/migrations", "--format", "json")
     migrate = ("aksara", "migrate", "--migrations-dir", "{work}/migrations", "--format", "json")
     copy_migrations = Step(("cp", "-R", SMOKE_MIGRATIONS, "{work}/migrations"))
+    skip_tls = () if options.database_tls else ("--skip", "database.tls")
     return (
         Stage(
             name="package-build",
@@ -340,7 +349,8 @@ def build_stages(options: GateOptions = GateOptions()) -> tuple[Stage, ...]:
             name="doctor",
             title="aksara doctor production-check",
             proves="The production policy passes on a freshly migrated database; the TLS check "
-            "is reported as not evaluated because the gate's database has no TLS.",
+            "is evaluated where the gate's database serves TLS (the Dagger executor) and "
+            "reported as not evaluated where it does not (the host's embedded server).",
             wheel_extras=(),
             database=True,
             env={**BASE_ENV, **PRODUCTION_ENV},
@@ -352,7 +362,7 @@ def build_stages(options: GateOptions = GateOptions()) -> tuple[Stage, ...]:
                     (
                         "aksara", "doctor", "production-check", "--format", "json",
                         "--migrations-dir", "{work}/migrations",
-                        "--skip", "database.tls",
+                        *skip_tls,
                     ),
                     stdout="{out}/doctor.json",
                 ),

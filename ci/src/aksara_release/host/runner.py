@@ -21,11 +21,15 @@ from pathlib import Path
 from typing import IO
 
 from aksara_release import evidence
+from aksara_release import scrub as scrub_rule
 from aksara_release.host import venvs
 from aksara_release.host.database import DatabaseServer
 from aksara_release.stages import Paths, RenderedStage, Stage, Step
 
-MASK = "***"
+MASK = scrub_rule.MASK
+#: The directory holding the running gate's own ``aksara_release`` package (``{gate}``):
+#: stages import the gate that runs them, not the copy in the tree under test.
+GATE_CODE = str(Path(evidence.__file__).resolve().parent.parent)
 #: Processes of running steps, so an interrupted gate can stop them all.
 _ACTIVE: set[subprocess.Popen[bytes]] = set()
 _ACTIVE_LOCK = threading.Lock()
@@ -83,22 +87,14 @@ class StageContext:
             out=str(self.out),
             work=str(self.work),
             dist=str(self.dist),
+            gate=GATE_CODE,
             wheel=str(self.wheel) if self.wheel else "{wheel}",
             sdist=str(self.sdist) if self.sdist else "{sdist}",
         )
 
 
-class _Scrubber:
-    def __init__(self, values: Sequence[str]) -> None:
-        self.values = sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for value in self.values:
-            text = text.replace(value, MASK)
-        return text
-
-    def found_in(self, text: str) -> bool:
-        return any(value in text for value in self.values)
+#: The shared rule (``aksara_release.scrub``): the Dagger bundle step scrubs with it too.
+_Scrubber = scrub_rule.Scrubber
 
 
 def describe(argv: Sequence[str], limit: int = 6) -> str:
@@ -301,15 +297,4 @@ def run_stage(ctx: StageContext) -> evidence.StageResult:
 
 def _scrub_evidence(out: Path, scrub: _Scrubber) -> list[str]:
     """Names of evidence files that contained a secret value (scrubbed in place)."""
-    leaked: list[str] = []
-    for path in sorted(out.rglob("*")):
-        if not path.is_file() or path.name == evidence.LOG_FILE:
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            continue
-        if scrub.found_in(text):
-            path.write_text(scrub(text), encoding="utf-8")
-            leaked.append(path.relative_to(out).as_posix())
-    return leaked
+    return scrub_rule.scrub_tree(out, scrub, skip=frozenset({evidence.LOG_FILE}))
