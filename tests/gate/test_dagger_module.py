@@ -28,7 +28,7 @@ import dagger
 import dagger_chain as dc
 import ignore_vectors
 import pytest
-from aksara_release import bundle, main, stages, versions
+from aksara_release import bundle, main, scrub, stages, versions
 from aksara_release.host import runner as host_runner
 from aksara_release.host import snapshot
 from aksara_release.host import verify as host_verify
@@ -810,6 +810,88 @@ def test_bundle_of_a_failed_gate_does_not_verify(
     problems = host_verify.verify(tmp_path)
     assert "required stage docs-build: failed: step exited with 1" in problems
     assert "verdict is fail, not pass" in problems
+
+
+def test_bundle_scrubs_every_text_file_before_hashing(
+    tmp_path: Path, gate_meta: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11.9: tools write evidence the engine never scrubs (JUnit, SARIF, JSON);
+    bundle.py masks the run's secrets in every text file, and a stage whose evidence
+    held one fails, as on the host."""
+    meta = gate_meta()
+    lay_out(tmp_path, meta)
+    secret = "generated-" + "x" * 40  # pragma: allowlist secret
+    junit = tmp_path / "stages/unit-tests/junit.xml"
+    junit.write_text(f"<failure>postgresql://postgres:{secret}@db/x</failure>\n")
+    (tmp_path / "stages/doctor/log.txt").write_text(f"echoed {secret}\n")
+    (tmp_path / "stages/doctor/steps").mkdir()
+    (tmp_path / "stages/doctor/steps/03.stderr").write_text(f"key={secret}\n")
+    meta_file = tmp_path.parent / "meta.json"
+    meta_file.write_text(json.dumps(meta))
+    monkeypatch.setenv(f"{bundle.SCRUB_ENV_PREFIX}0", secret)
+    monkeypatch.setenv(f"{bundle.SCRUB_ENV_PREFIX}1", "abc")  # too short to mask
+    assert bundle.main([str(tmp_path), str(meta_file)]) == 0
+    texts = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
+    assert not [t for t in texts if secret.encode() in t]
+    assert "postgresql://postgres:***@db/x" in junit.read_text()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    results = by_name(summary)
+    assert results["unit-tests"]["status"] == "failed"
+    assert results["unit-tests"]["reason"] == "secret value leaked into junit.xml"
+    # a leak into the step output files is a leak into evidence too
+    assert results["doctor"]["reason"] == "secret value leaked into steps/03.stderr"
+    assert (tmp_path / "dist" / WHEEL).read_bytes() == b"PK\x03\x04 wheel bytes"  # binary
+    assert sorted(host_verify.verify(tmp_path)) == [
+        "required stage doctor: failed: secret value leaked into steps/03.stderr",
+        "required stage unit-tests: failed: secret value leaked into junit.xml",
+        "verdict is fail, not pass",
+    ]
+
+
+def test_host_runner_and_bundle_share_one_scrub_rule(tmp_path: Path) -> None:
+    assert host_runner._Scrubber is scrub.Scrubber
+    assert host_runner.MASK == scrub.MASK
+    (tmp_path / "a.json").write_text('{"k": "s3cr3t-value"}')  # pragma: allowlist secret
+    (tmp_path / "log.txt").write_text("s3cr3t-value")
+    leaked = host_runner._scrub_evidence(tmp_path, scrub.Scrubber(["s3cr3t-value"]))
+    assert leaked == ["a.json"]
+    assert (tmp_path / "a.json").read_text() == '{"k": "***"}'
+
+
+def test_export_merges_so_the_documented_command_wipes(
+    tmp_path: Path, gate_meta: Callable[..., dict[str, Any]]
+) -> None:
+    """Issue 11.5: ``export`` merges into an existing directory, so a file left by an
+    earlier run makes the verifier reject the next one; ``--wipe`` replaces it."""
+    runs = []
+    for n, extra in enumerate((True, False)):
+        root = tmp_path / f"run{n}"
+        meta = gate_meta()
+        lay_out(root, meta)
+        if extra:
+            (root / "stages/docs-build/steps").mkdir()
+            (root / "stages/docs-build/steps/01.stdout").write_text("run 0\n")
+        bundle.finish(root, meta)
+        runs.append(tree_files(root))
+    merged, wiped = tmp_path / "merged", tmp_path / "wiped"
+    for dest, wipe in ((merged, False), (wiped, True)):
+        export(runs[0], dest)
+        export(runs[1], dest, wipe=wipe)
+    assert host_verify.verify(merged) == [
+        "stages/docs-build/steps/01.stdout: not listed in summary.json"
+    ]
+    assert host_verify.verify(wiped) == []
+    documented = [
+        REPO / "README.md", REPO / ".github/workflows/release-gate.yml",
+        *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "ci/src").rglob("*.py")),
+    ]
+    mentions = [
+        (path.name, line) for path in documented
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if "export --path=./evidence" in line
+    ]
+    assert len(mentions) >= 6
+    assert [m for m in mentions if "export --path=./evidence --wipe" not in m[1]] == []
 
 
 def test_bundle_rejects_bad_input_in_one_line(
