@@ -70,6 +70,12 @@ POSTGRES_TLS_COMMAND: tuple[str, ...] = (
     "-c", "ssl_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem",
     "-c", "ssl_key_file=/etc/ssl/private/ssl-cert-snakeoil.key",
 )
+#: Stages that run the CLI the way production does: their ``DATABASE_URL`` says
+#: ``sslmode=require`` (the doctor evaluates ``database.tls`` on it). The test suites get
+#: the URL without ``sslmode``: libpq's default (``prefer``) still negotiates TLS with
+#: this server, and the suites derive per-test URLs from it and reproduce the host
+#: gate's scenario, whose URL has no ``sslmode`` (tests/diagnostics/test_production_gate).
+REQUIRE_TLS = frozenset({"migration-smoke", "doctor"})
 #: Where, inside a stage's ``/out``, ``release-gate`` redirects each step's output
 #: (``NN.stdout`` unless the step redirects stdout itself, and ``NN.stderr``).
 STEP_LOGS = "steps"
@@ -290,10 +296,9 @@ class AksaraRelease:
         """
         database = f"aksara_{stage.function_name}"
         password, plaintext = run.generated(f"postgres-password-{stage.name}")
-        url = (
-            f"postgresql://{DB_USER}:{plaintext}@{DB_ALIAS}:{DB_PORT}/{database}"
-            "?sslmode=require"
-        )
+        url = f"postgresql://{DB_USER}:{plaintext}@{DB_ALIAS}:{DB_PORT}/{database}"
+        if stage.name in REQUIRE_TLS:
+            url += "?sslmode=require"
         return self._postgres_service(database, password), run.secret(
             f"database-url-{stage.name}", url
         )
