@@ -229,7 +229,8 @@ class AksaraRelease:
         DefaultPath("/"),
         Ignore(list(versions.SOURCE_IGNORE)),
         Doc("The repository to check (default: the repository holding dagger.json, "
-            "without VCS data, virtualenvs, caches and build outputs)"),
+            "without VCS data, virtualenvs, caches, build outputs and .env files; "
+            "patterns in versions.SOURCE_IGNORE)"),
     ]
     python_version: Annotated[
         str,
