@@ -26,17 +26,20 @@ from typing import Any
 import anyio
 import dagger
 import dagger_chain as dc
+import ignore_vectors
 import pytest
-from aksara_release import bundle, config, main, stages, versions
+from aksara_release import bundle, config, main, scrub, stages, versions
+from aksara_release.host import runner as host_runner
+from aksara_release.host import snapshot
 from aksara_release.host import verify as host_verify
 from aksara_release.main import AksaraRelease
 from dagger import dag
 from dagger.client import gen
+from fake_engine import SDIST, WHEEL, FakeEngine, export, tree_files
 
 REPO = Path(__file__).resolve().parents[2]
-WHEEL = "aksara_framework-0.8.0-py3-none-any.whl"
-SDIST = "aksara_framework-0.8.0.tar.gz"
-ALL_STAGES = stages.build_stages()
+#: The stages as the Dagger executor renders them (its Postgres serves TLS).
+ALL_STAGES = stages.build_stages(main.GATE_OPTIONS)
 STAGE_IDS = [s.name for s in ALL_STAGES]
 PATHS = main.container_paths(WHEEL, SDIST)
 
@@ -64,9 +67,14 @@ def make(**kwargs: Any) -> AksaraRelease:
 
 
 @pytest.fixture()
-def fake_dist(monkeypatch: pytest.MonkeyPatch) -> dagger.Directory:
-    """Stand in for the engine's answer to ``dist.entries()`` (the only await a
-    stage function makes before returning its lazy container)."""
+def engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
+    return FakeEngine(monkeypatch)
+
+
+@pytest.fixture()
+def fake_dist(monkeypatch: pytest.MonkeyPatch, engine: FakeEngine) -> dagger.Directory:
+    """Stand in for the engine's answer to ``dist.entries()`` and, for database stages,
+    to ``Service.start()/stop()`` and ``sync()`` (the awaits a stage function makes)."""
     directory = dag.directory()
 
     async def built(self: AksaraRelease) -> main.Dist:
@@ -157,10 +165,26 @@ def test_constructor_defaults() -> None:
     assert all(p.doc for p in params.values())
 
 
-def test_source_ignore_keeps_vcs_envs_caches_and_outputs_out() -> None:
-    for pattern in (".git", ".venv", "**/.venv", "**/__pycache__", "ci/sdk", "dist", "build",
-                    "evidence", ".pytest_cache", ".mypy_cache", ".gate"):
-        assert pattern in versions.SOURCE_IGNORE
+@pytest.mark.parametrize(("patterns", "path", "ignored"), ignore_vectors.RULES)
+def test_host_snapshot_applies_the_engine_pattern_rules(
+    patterns: list[str], path: str, ignored: bool
+) -> None:
+    assert snapshot.is_ignored(path, patterns) is ignored
+
+
+def test_source_ignore_means_the_same_to_both_executors(tmp_path: Path) -> None:
+    """The engine gets SOURCE_IGNORE verbatim (constructor Ignore) and applies the
+    patternmatcher rules; the host snapshot must leave out exactly the same paths."""
+    assert snapshot.ignore_patterns() == versions.SOURCE_IGNORE
+    assert [p for p in versions.SOURCE_IGNORE if p.startswith("!")] == []  # see versions.py
+    for path, ignored in ignore_vectors.SOURCE:
+        assert snapshot.is_ignored(path) is ignored, path
+        (tmp_path / "repo" / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "repo" / path).write_text(path)
+    snapshot.copy_source(tmp_path / "repo", tmp_path / "snap")
+    copied = {p.relative_to(tmp_path / "snap").as_posix()
+              for p in (tmp_path / "snap").rglob("*") if p.is_file()}
+    assert copied == {path for path, ignored in ignore_vectors.SOURCE if not ignored}
 
 
 def test_full_registration_runs_offline(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -260,7 +284,7 @@ def test_stage_layers_are_ordered_for_caching(
 
 @pytest.mark.parametrize("stage", ALL_STAGES, ids=STAGE_IDS)
 def test_database_stages_get_their_own_postgres_and_secret_url(
-    stage: stages.Stage, fake_dist: dagger.Directory
+    stage: stages.Stage, fake_dist: dagger.Directory, engine: FakeEngine
 ) -> None:
     ctr = run_function(stage_function(make(), stage))
     bindings = dc.calls(ctr, "withServiceBinding")
@@ -273,7 +297,11 @@ def test_database_stages_get_their_own_postgres_and_secret_url(
         return
     (binding,) = bindings
     assert binding.args["alias"] == "db"
-    service = binding.args["service"]
+    # the stage binds the service it started itself (and stopped when its steps ended)
+    (ident,) = engine.servers
+    assert dc.chain(binding.args["service"])[0].args["id"] == ident
+    assert engine.events[0] == ("start", ident) and engine.events[-1] == ("stop", ident)
+    service = engine.servers[ident].chain
     database = f"aksara_{stage.function_name}"
     assert dc.image(service) == versions.POSTGRES_IMAGES[versions.DEFAULT_POSTGRES]
     assert dc.env(service) == {"POSTGRES_USER": "postgres", "POSTGRES_DB": database}
@@ -283,10 +311,16 @@ def test_database_stages_get_their_own_postgres_and_secret_url(
     assert health.args["args"][:3] == ["pg_isready", "-h", "127.0.0.1"]
     assert dc.calls(service, "withExposedPort")[0].args["port"] == 5432
     (as_service,) = dc.calls(service, "asService")
-    assert as_service.args == {"useEntrypoint": True}  # the entrypoint runs initdb
+    # the entrypoint runs initdb (the command starts with "postgres"), TLS on with the
+    # image's snakeoil pair
+    assert as_service.args == {"useEntrypoint": True, "args": list(main.POSTGRES_TLS_COMMAND)}
+    assert as_service.args["args"][:3] == ["postgres", "-c", "ssl=on"]
+    assert "ssl_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem" in as_service.args["args"]
+    assert "ssl_key_file=/etc/ssl/private/ssl-cert-snakeoil.key" in as_service.args["args"]
 
     _, url = dc.set_secret(secrets_["DATABASE_URL"])
-    assert url == f"postgresql://postgres:{password}@db:5432/{database}"
+    tls = "?sslmode=require" if stage.name in ("migration-smoke", "doctor") else ""
+    assert url == f"postgresql://postgres:{password}@db:5432/{database}{tls}"
     plain = json.dumps([c.args for c in dc.chain(ctr) if c.name != "withSecretVariable"],
                        default=repr)
     assert password not in plain  # travels only inside Dagger secrets
@@ -323,12 +357,14 @@ def test_stage_env_rejects_an_unknown_stage() -> None:
         run_function(lambda: make().stage_env("nope"))
 
 
-def test_versions_are_selectable_and_validated(fake_dist: dagger.Directory) -> None:
+def test_versions_are_selectable_and_validated(
+    fake_dist: dagger.Directory, engine: FakeEngine
+) -> None:
     module = make(python_version="3.13", postgres_version="16")
     ctr = run_function(module.unit_tests)
     assert dc.image(ctr) == versions.PYTHON_IMAGES["3.13"]
-    (binding,) = dc.calls(ctr, "withServiceBinding")
-    assert dc.image(binding.args["service"]) == versions.POSTGRES_IMAGES["16"]
+    (server,) = engine.servers.values()
+    assert dc.image(server.chain) == versions.POSTGRES_IMAGES["16"]
     with pytest.raises(ValueError, match=r"unsupported python_version '2\.7'"):
         run_function(make(python_version="2.7").unit_tests)
     with pytest.raises(ValueError, match=r"unsupported postgres_version '9'"):
@@ -371,53 +407,27 @@ def test_run_scrubs_generated_secrets() -> None:
 # ----------------------------------------------------------------------------- release-gate
 
 
-class Engine:
-    """Simulated engine answers for ``release-gate``: exit codes per argv."""
+def run_gate(**kwargs: Any) -> tuple[dict[str, Any], dict[str, str], Any]:
+    """Run ``release-gate`` against the patched engine: (meta, logs by path, result)."""
+    result = anyio.run(lambda: make().release_gate(**kwargs))
+    (meta_file,) = [c for c in dc.calls(result, "withNewFile") if c.args["path"] == "/meta.json"]
+    meta = json.loads(meta_file.args["contents"])
+    logs = {c.args["path"]: c.args["contents"] for c in dc.calls(evidence_tree(result),
+                                                               "withNewFile")}
+    return meta, logs, result
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, fail: dict[str, int] | None = None,
-                 leak: bool = False) -> None:
-        self.fail = fail or {}
-        self.leak = leak
-        self.ran: list[tuple[str, ...]] = []
-        self.expects: list[Any] = []
-        engine = self
 
-        async def sync(ctr: Any) -> Any:
-            return ctr
+def evidence_tree(result: Any) -> Any:
+    (tree_call,) = [c for c in dc.calls(result, "withDirectory")
+                    if c.args["path"] == main.EVIDENCE_ROOT]
+    return tree_call.args["source"]
 
-        async def exit_code(ctr: Any) -> int:
-            (last,) = dc.calls(ctr, "withExec")[-1:]
-            argv = tuple(last.args["args"])
-            engine.ran.append(argv)
-            engine.expects.append(last.args.get("expect"))
-            return next((code for key, code in engine.fail.items() if key in " ".join(argv)), 0)
 
-        async def combined_output(ctr: Any) -> str:
-            text = "output of " + " ".join(dc.execs(ctr)[-1])
-            if engine.leak:  # a tool that echoes its DATABASE_URL
-                for secret in dc.secret_env(ctr).values():
-                    text += " " + dc.set_secret(secret)[1]
-            return text
-
-        async def entries(directory: Any, path: str | None = None) -> list[str]:
-            return [WHEEL, SDIST]
-
-        monkeypatch.setattr(gen.Container, "sync", sync)
-        monkeypatch.setattr(gen.Container, "exit_code", exit_code)
-        monkeypatch.setattr(gen.Container, "combined_output", combined_output)
-        monkeypatch.setattr(gen.Directory, "entries", entries)
-
-    @staticmethod
-    def run_gate(**kwargs: Any) -> tuple[dict[str, Any], dict[str, str], Any]:
-        result = anyio.run(lambda: make().release_gate(**kwargs))
-        (meta_file,) = [c for c in dc.calls(result, "withNewFile")
-                        if c.args["path"] == "/meta.json"]
-        meta = json.loads(meta_file.args["contents"])
-        (tree_call,) = [c for c in dc.calls(result, "withDirectory")
-                        if c.args["path"] == main.EVIDENCE_ROOT]
-        tree = tree_call.args["source"]
-        logs = {c.args["path"]: c.args["contents"] for c in dc.calls(tree, "withNewFile")}
-        return meta, logs, result
+def stage_outs(result: Any) -> dict[str, Any]:
+    """The directory each stage's evidence comes from (``stages/<name>``)."""
+    return {c.args["path"].split("/", 1)[1]: c.args["source"]
+            for c in dc.calls(evidence_tree(result), "withDirectory")
+            if c.args["path"].startswith("stages/")}
 
 
 def by_name(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -427,8 +437,8 @@ def by_name(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_release_gate_runs_every_stage_and_bundles_evidence(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine = Engine(monkeypatch)
-    meta, logs, result = Engine.run_gate(commit="abc123", tag="v0.8.0")
+    engine = FakeEngine(monkeypatch)
+    meta, logs, result = run_gate(commit="abc123", tag="v0.8.0")
     results = by_name(meta)
     assert list(results) == STAGE_IDS
     assert {s["status"] for s in results.values()} == {"passed"}
@@ -449,10 +459,154 @@ def test_release_gate_runs_every_stage_and_bundles_evidence(
     assert dc.chain(result)[-1].args == {"path": "/evidence"}
 
 
+def test_database_stage_keeps_one_server_for_all_its_steps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11.1: each step is its own exec, and a merely bound service is stopped
+    after an exec detaches (the fake: always). migration-smoke and doctor only pass
+    when the stage starts its server, binds the started service and stops it last."""
+    engine = FakeEngine(monkeypatch)
+    meta, _, result = run_gate()
+    results = by_name(meta)
+    assert results["migration-smoke"]["status"] == "passed", results["migration-smoke"]
+    assert results["doctor"]["status"] == "passed", results["doctor"]
+    database_stages = [s for s in ALL_STAGES if s.database]
+    assert len(engine.servers) == len(database_stages)
+    assert all(not server.running for server in engine.servers.values())  # all stopped
+    outs = stage_outs(result)
+    for stage in database_stages:
+        (binding,) = dc.calls(outs[stage.name], "withServiceBinding")
+        ident = dc.chain(binding.args["service"])[0].args["id"]
+        assert ident in engine.servers  # the started service, not a lazily bound one
+        assert dc.env(engine.servers[ident].chain)["POSTGRES_DB"] == (
+            f"aksara_{stage.function_name}")
+        # started before the stage's first step, stopped after its last
+        start = engine.events.index(("start", ident))
+        stop = engine.events.index(("stop", ident))
+        steps = [" ".join(s.argv) for s in stage.render(PATHS).steps]
+        first = engine.events.index(("exec", steps[0]), start)
+        assert start < first and stop > first
+        assert all(("exec", s) in engine.events[start:stop] for s in steps)
+
+
+def test_every_stage_gets_the_run_nonce_before_its_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11.2: an accepted non-zero exit is a cacheable result, so every stage of
+    release-gate carries the run's nonce between its installs and its steps."""
+    FakeEngine(monkeypatch)
+    _, _, result = run_gate()
+    outs = stage_outs(result)
+    nonces = set()
+    for stage in ALL_STAGES:
+        ctr = outs[stage.name]
+        names = dc.names(ctr)
+        (buster,) = [i for i, c in enumerate(dc.chain(ctr))
+                     if c.name == "withEnvVariable" and c.args["name"] == main.CACHE_BUSTER]
+        execs = [i for i, n in enumerate(names) if n == "withExec"]
+        installs = sum(a is not None for a in (stage.install_tools_argv(),
+                                               stage.install_wheel_argv()))
+        assert all(i < buster for i in execs[:installs]), stage.name  # installs stay cached
+        assert all(buster < i for i in execs[installs:]), stage.name
+        nonces.add(dc.env(ctr)[main.CACHE_BUSTER])
+    assert len(nonces) == 1  # one run, one nonce: the SBOM and the audit resolve alike
+    _, _, again = run_gate()
+    assert dc.env(stage_outs(again)["sbom"])[main.CACHE_BUSTER] not in nonces
+
+
+def test_an_accepted_failure_is_not_replayed_by_the_next_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11.2, against the engine's cache: a transient failure in one run must
+    not come back from the cache in the next."""
+    cache: dict[str, int] = {}
+    FakeEngine(monkeypatch, flaky={"mkdocs build": 1, "cyclonedx-py": 1}, cache=cache)
+    first, _, _ = run_gate()
+    assert by_name(first)["docs-build"]["status"] == "failed"
+    assert by_name(first)["sbom"]["status"] == "failed"
+    second, _, _ = run_gate()  # same engine cache, the tools are fine now
+    assert by_name(second)["docs-build"]["status"] == "passed"
+    assert by_name(second)["sbom"]["status"] == "passed"
+
+
+def test_a_failed_health_check_is_an_error_not_a_test_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11.3: the engine reports a failed health check as an ExecError whose
+    command is pg_isready; that is the database's fault, not the stage's."""
+    FakeEngine(monkeypatch, health_fails=True)
+    meta, logs, _ = run_gate()
+    results = by_name(meta)
+    for stage in ALL_STAGES:
+        result = results[stage.name]
+        if not stage.database:
+            assert result["status"] == "passed", stage.name
+            continue
+        assert result["status"] == "error", stage.name
+        assert result["failed_step"] is None
+        assert result["reason"].startswith("the database service did not become ready: "
+                                           "pg_isready"), result["reason"]
+        assert "no response" in logs[f"stages/{stage.name}/log.txt"]
+
+
+def test_an_exec_error_of_another_command_during_a_step_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = FakeEngine(monkeypatch)
+    original = gen.Container.exit_code
+
+    async def exit_code(ctr: Any) -> int:
+        if "mkdocs" in dc.execs(ctr)[-1]:
+            raise dc.exec_error(["pg_isready", "-h", "127.0.0.1"], 2)
+        return await original(ctr)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(gen.Container, "exit_code", exit_code)
+    results = by_name(run_gate()[0])
+    assert results["docs-build"]["status"] == "error"
+    assert "pg_isready -h 127.0.0.1 exited 2 during step 1" in results["docs-build"]["reason"]
+    assert results["docs-build"]["failed_step"] is None
+    assert engine.ran
+
+
+def test_an_engine_error_keeps_the_log_and_evidence_so_far(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11.4: a QueryError in the middle of a stage keeps what was done."""
+    FakeEngine(monkeypatch, query_errors={"aksara status": "buildkit: connection reset"})
+    meta, logs, result = run_gate()
+    smoke = by_name(meta)["migration-smoke"]
+    assert smoke["status"] == "error"
+    assert "buildkit: connection reset" in smoke["reason"]
+    log = logs["stages/migration-smoke/log.txt"]
+    assert "not run" not in log
+    assert "$ aksara migrate" in log and "[exit 0 after" in log  # the steps before it
+    assert "[error: QueryError: buildkit: connection reset]" in log
+    # the evidence directory is the container after the last step that ran
+    out = stage_outs(result)["migration-smoke"]
+    assert dc.chain(out)[-1].args == {"path": "/out"}
+    assert dc.execs(out)[-1][:2] == ("aksara", "migrate")
+
+
+def test_step_output_stays_in_files_never_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11.8: stdout and stderr of every step are redirected to files in /out;
+    no step output is read back through Python."""
+    engine = FakeEngine(monkeypatch)
+    meta, logs, result = run_gate()
+    assert engine.output_reads == []
+    outs = stage_outs(result)
+    for stage in ALL_STAGES:
+        steps = dc.calls(outs[stage.name], "withExec")[-len(stage.steps):]
+        for index, (call, step) in enumerate(zip(steps, stage.render(PATHS).steps), 1):
+            stdout = step.stdout or f"/out/steps/{index:02d}.stdout"
+            assert call.args["redirectStdout"] == stdout
+            assert call.args["redirectStderr"] == f"/out/steps/{index:02d}.stderr"
+        log = logs[f"stages/{stage.name}/log.txt"]
+        assert f"2> steps/{len(stage.steps):02d}.stderr" in log
+    assert max(len(text) for text in logs.values()) < 4000  # commands and exits only
+
+
 def test_release_gate_never_stops_at_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = Engine(monkeypatch, fail={"tests --ignore=tests/selftest": 1,
-                                       "detect-secrets scan": 2})
-    meta, logs, _ = Engine.run_gate()
+    engine = FakeEngine(monkeypatch, fail={"tests --ignore=tests/selftest": 1,
+                                           "detect-secrets scan": 2})
+    meta, logs, _ = run_gate()
     results = by_name(meta)
     assert results["unit-tests"]["status"] == "failed"
     assert results["unit-tests"]["exit_code"] == 1
@@ -470,8 +624,8 @@ def test_release_gate_never_stops_at_a_failure(monkeypatch: pytest.MonkeyPatch) 
 def test_release_gate_skips_wheel_stages_when_the_build_fails(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    Engine(monkeypatch, fail={"python -m build": 1})
-    meta, _, result = Engine.run_gate()
+    FakeEngine(monkeypatch, fail={"python -m build": 1})
+    meta, _, result = run_gate()
     results = by_name(meta)
     assert results["package-build"]["status"] == "failed"
     for stage in ALL_STAGES:
@@ -480,67 +634,135 @@ def test_release_gate_skips_wheel_stages_when_the_build_fails(
     assert results["docs-build"]["status"] == "passed"
     assert results["secret-scan"]["status"] == "passed"
     assert meta["summary"]["version"] is None
-    tree = next(c.args["source"] for c in dc.calls(result, "withDirectory")
-                if c.args["path"] == main.EVIDENCE_ROOT)
-    assert not [c for c in dc.calls(tree, "withDirectory") if c.args["path"] == "dist"]
+    assert not [c for c in dc.calls(evidence_tree(result), "withDirectory")
+                if c.args["path"] == "dist"]
 
 
 def test_release_gate_logs_never_hold_generated_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    Engine(monkeypatch, leak=True)
-    meta, logs, _ = Engine.run_gate()
+    FakeEngine(monkeypatch)
+    original = gen.Container.exit_code
+
+    async def exit_code(ctr: Any) -> int:  # a killed tool that echoed its DATABASE_URL
+        if "doctor" in dc.execs(ctr)[-1]:
+            echoed = " ".join(dc.set_secret(s)[1] for s in dc.secret_env(ctr).values())
+            raise dc.exec_error(list(dc.execs(ctr)[-1]), 137, stdout=echoed)
+        return await original(ctr)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(gen.Container, "exit_code", exit_code)
+    meta, logs, _ = run_gate()
     doctor_log = logs["stages/doctor/log.txt"]
+    assert by_name(meta)["doctor"]["exit_code"] == 137
     assert "***" in doctor_log
     assert not re.search(r"postgresql://postgres:(?!\*\*\*)", "".join(logs.values()))
     assert "postgresql://" not in json.dumps(meta)
 
 
+def test_the_bundle_step_scrubs_with_the_runs_secrets_as_dagger_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11.9: bundle.py receives every generated secret as a Dagger secret
+    (never as plaintext in an argument, a file or a plain variable)."""
+    FakeEngine(monkeypatch)
+    _, _, result = run_gate()
+    handed = {c.args["name"]: c.args["secret"] for c in dc.calls(result, "withSecretVariable")}
+    assert handed and all(n.startswith(bundle.SCRUB_ENV_PREFIX) for n in handed)
+    outs = stage_outs(result)
+    generated = {dc.set_secret(s) for ctr in outs.values() for s in dc.secret_env(ctr).values()}
+    generated |= {dc.set_secret(dc.secret_env(server)["POSTGRES_PASSWORD"])
+                  for ctr in outs.values() for b in dc.calls(ctr, "withServiceBinding")
+                  for server in [b.args["service"]]
+                  if dc.chain(server)[0].name != "loadServiceFromID"}
+    assert {dc.set_secret(s) for s in handed.values()} >= generated
+    plaintexts = {plain for _, plain in map(dc.set_secret, handed.values())}
+    plain = json.dumps([c.args for c in dc.chain(result) if c.name != "withSecretVariable"],
+                       default=repr)
+    assert not [p for p in plaintexts if p in plain]
+
+
+def test_gate_code_comes_from_the_module_not_the_checked_tree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11.7: /gate holds the module's own ci/src (currentModule.source/src) in
+    every stage container and in the bundle container; --source may be any tree."""
+    FakeEngine(monkeypatch)
+    _, _, result = run_gate()
+    containers = [*stage_outs(result).values(), result]
+    assert len(containers) == len(ALL_STAGES) + 1
+    for ctr in containers:
+        (gate,) = [c for c in dc.calls(ctr, "withDirectory") if c.args["path"] == "/gate"]
+        assert [(c.name, c.args) for c in dc.chain(gate.args["source"])] == [
+            ("currentModule", {}), ("source", {}), ("directory", {"path": "src"})
+        ]
+        # wheel-import runs with the installed wheel only (no PYTHONPATH at all)
+        assert dc.env(ctr).get("PYTHONPATH", "/gate") == "/gate"
+    assert dc.env(result)["PYTHONPATH"] == "/gate"
+    assert stages.CONTAINER_PATHS.gate == "/gate"
+    assert stages.BASE_ENV["PYTHONPATH"] == "{gate}"
+
+
+def test_doctor_evaluates_tls_in_the_dagger_executor_only() -> None:
+    dagger_doctor = stages.get_stage("doctor", main.GATE_OPTIONS).steps[-1].argv
+    host_doctor = stages.get_stage("doctor").steps[-1].argv
+    assert "database.tls" not in dagger_doctor
+    assert host_doctor[-2:] == ("--skip", "database.tls")
+    assert dagger_doctor == host_doctor[:-2]
+
+
 def test_release_gate_records_an_engine_error_as_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    Engine(monkeypatch)
+    FakeEngine(monkeypatch)
+    original = gen.Container.sync
 
     async def broken(ctr: Any) -> Any:
         if any("mkdocs" in " ".join(a) for a in dc.execs(ctr)):
             raise dagger.TransportError("engine lost the plot")
-        return ctr
+        return await original(ctr)
 
     monkeypatch.setattr(gen.Container, "sync", broken)
-    meta, _, _ = Engine.run_gate()
+    meta, logs, _ = run_gate()
     results = by_name(meta)
     assert results["docs-build"]["status"] == "error"
     assert "engine lost the plot" in results["docs-build"]["reason"]
+    assert "engine lost the plot" in logs["stages/docs-build/log.txt"]
     assert {s["status"] for n, s in results.items() if n != "docs-build"} == {"passed"}
 
 
 def test_release_gate_records_failed_set_up_and_killed_steps(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine = Engine(monkeypatch)
-    original_exit_code = gen.Container.exit_code
+    engine = FakeEngine(monkeypatch)
+    original_sync, original_exit_code = gen.Container.sync, gen.Container.exit_code
+    twine_install = list(stages.get_stage("twine-check").install_tools_argv() or ())
 
     async def sync(ctr: Any) -> Any:
         if any("twine==" in " ".join(a) for a in dc.execs(ctr)):
-            raise dc.exec_error(["pip", "install"], 1, stderr="No matching distribution")
-        return ctr
+            raise dc.exec_error(twine_install, 1, stderr="No matching distribution")
+        return await original_sync(ctr)
 
     async def exit_code(ctr: Any) -> int:
-        if any("actionlint" in arg for arg in dc.execs(ctr)[-1]):
-            raise dc.exec_error(["actionlint"], 137, stderr="Killed")
+        argv = dc.execs(ctr)[-1]
+        if any("actionlint" in arg for arg in argv):
+            raise dc.exec_error(list(argv), 137, stderr="Killed")
         return await original_exit_code(ctr)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(gen.Container, "sync", sync)
     monkeypatch.setattr(gen.Container, "exit_code", exit_code)
-    meta, logs, _ = Engine.run_gate()
+    meta, logs, _ = run_gate()
     results = by_name(meta)
     assert results["twine-check"]["status"] == "error"
     assert results["twine-check"]["exit_code"] == 1
+    assert results["twine-check"]["reason"] == "installing the stage's tools or the wheel failed"
     assert "No matching distribution" in logs["stages/twine-check/log.txt"]
     assert results["workflow-lint"]["status"] == "failed"
     assert results["workflow-lint"]["exit_code"] == 137
     assert "Killed" in logs["stages/workflow-lint/log.txt"]
-    assert engine.ran  # the rest ran
-    others = {n: s for n, s in results.items() if n not in ("twine-check", "workflow-lint")}
-    assert {s["status"] for s in others.values()} == {"passed"}
+    # every other stage ran all of its steps
+    others = [s for s in ALL_STAGES if s.name not in ("twine-check", "workflow-lint")]
+    assert sorted(a for a in engine.ran if not any("actionlint" in x for x in a)) == sorted(
+        step.argv for stage in others for step in stage.render(PATHS).steps
+    )
+    assert {results[s.name]["status"] for s in others} == {"passed"}
 
 
 # ----------------------------------------------------------------------------- bundle.py
@@ -564,8 +786,8 @@ def lay_out(root: Path, meta: dict[str, Any]) -> None:
 def gate_meta(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., dict[str, Any]]]:
     def produce(**fail: int) -> dict[str, Any]:
         with monkeypatch.context() as patch:
-            Engine(patch, fail=fail)
-            return Engine.run_gate()[0]
+            FakeEngine(patch, fail=fail)
+            return run_gate()[0]
 
     yield produce
 
@@ -601,6 +823,88 @@ def test_bundle_of_a_failed_gate_does_not_verify(
     problems = host_verify.verify(tmp_path)
     assert "required stage docs-build: failed: step exited with 1" in problems
     assert "verdict is fail, not pass" in problems
+
+
+def test_bundle_scrubs_every_text_file_before_hashing(
+    tmp_path: Path, gate_meta: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11.9: tools write evidence the engine never scrubs (JUnit, SARIF, JSON);
+    bundle.py masks the run's secrets in every text file, and a stage whose evidence
+    held one fails, as on the host."""
+    meta = gate_meta()
+    lay_out(tmp_path, meta)
+    secret = "generated-" + "x" * 40  # pragma: allowlist secret
+    junit = tmp_path / "stages/unit-tests/junit.xml"
+    junit.write_text(f"<failure>postgresql://postgres:{secret}@db/x</failure>\n")
+    (tmp_path / "stages/doctor/log.txt").write_text(f"echoed {secret}\n")
+    (tmp_path / "stages/doctor/steps").mkdir()
+    (tmp_path / "stages/doctor/steps/03.stderr").write_text(f"key={secret}\n")
+    meta_file = tmp_path.parent / "meta.json"
+    meta_file.write_text(json.dumps(meta))
+    monkeypatch.setenv(f"{bundle.SCRUB_ENV_PREFIX}0", secret)
+    monkeypatch.setenv(f"{bundle.SCRUB_ENV_PREFIX}1", "abc")  # too short to mask
+    assert bundle.main([str(tmp_path), str(meta_file)]) == 0
+    texts = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
+    assert not [t for t in texts if secret.encode() in t]
+    assert "postgresql://postgres:***@db/x" in junit.read_text()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    results = by_name(summary)
+    assert results["unit-tests"]["status"] == "failed"
+    assert results["unit-tests"]["reason"] == "secret value leaked into junit.xml"
+    # a leak into the step output files is a leak into evidence too
+    assert results["doctor"]["reason"] == "secret value leaked into steps/03.stderr"
+    assert (tmp_path / "dist" / WHEEL).read_bytes() == b"PK\x03\x04 wheel bytes"  # binary
+    assert sorted(host_verify.verify(tmp_path)) == [
+        "required stage doctor: failed: secret value leaked into steps/03.stderr",
+        "required stage unit-tests: failed: secret value leaked into junit.xml",
+        "verdict is fail, not pass",
+    ]
+
+
+def test_host_runner_and_bundle_share_one_scrub_rule(tmp_path: Path) -> None:
+    assert host_runner._Scrubber is scrub.Scrubber
+    assert host_runner.MASK == scrub.MASK
+    (tmp_path / "a.json").write_text('{"k": "s3cr3t-value"}')  # pragma: allowlist secret
+    (tmp_path / "log.txt").write_text("s3cr3t-value")
+    leaked = host_runner._scrub_evidence(tmp_path, scrub.Scrubber(["s3cr3t-value"]))
+    assert leaked == ["a.json"]
+    assert (tmp_path / "a.json").read_text() == '{"k": "***"}'
+
+
+def test_export_merges_so_the_documented_command_wipes(
+    tmp_path: Path, gate_meta: Callable[..., dict[str, Any]]
+) -> None:
+    """Issue 11.5: ``export`` merges into an existing directory, so a file left by an
+    earlier run makes the verifier reject the next one; ``--wipe`` replaces it."""
+    runs = []
+    for n, extra in enumerate((True, False)):
+        root = tmp_path / f"run{n}"
+        meta = gate_meta()
+        lay_out(root, meta)
+        if extra:
+            (root / "stages/docs-build/steps").mkdir()
+            (root / "stages/docs-build/steps/01.stdout").write_text("run 0\n")
+        bundle.finish(root, meta)
+        runs.append(tree_files(root))
+    merged, wiped = tmp_path / "merged", tmp_path / "wiped"
+    for dest, wipe in ((merged, False), (wiped, True)):
+        export(runs[0], dest)
+        export(runs[1], dest, wipe=wipe)
+    assert host_verify.verify(merged) == [
+        "stages/docs-build/steps/01.stdout: not listed in summary.json"
+    ]
+    assert host_verify.verify(wiped) == []
+    documented = [
+        REPO / "README.md", REPO / ".github/workflows/release-gate.yml",
+        *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "ci/src").rglob("*.py")),
+    ]
+    mentions = [
+        (path.name, line) for path in documented
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if "export --path=./evidence" in line
+    ]
+    assert len(mentions) >= 6
+    assert [m for m in mentions if "export --path=./evidence --wipe" not in m[1]] == []
 
 
 def test_bundle_rejects_bad_input_in_one_line(

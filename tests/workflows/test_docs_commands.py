@@ -140,7 +140,8 @@ def test_getting_started_gives_the_readme_commands() -> None:
     for command in (
         "python3 ci/gate.py run",
         "python3 ci/gate.py test",
-        "dagger call release-gate export --path=./evidence && python3 ci/gate.py verify ./evidence",
+        "dagger call release-gate export --path=./evidence --wipe"
+        " && python3 ci/gate.py verify ./evidence",
     ):
         assert command in text
 

@@ -237,7 +237,8 @@ def problems_gate_workflow(document: Mapping[str, Any]) -> list[str]:
         "--python-version ${{ matrix.python }}",
         "--postgres-version ${{ matrix.postgres }}",
         "--commit ${{ github.sha }}",
-        "export --path=./evidence",
+        # --wipe: export merges into an existing directory; verify rejects leftovers
+        "export --path=./evidence --wipe",
     ):
         if needed not in " ".join(call.split()):
             problems.append(f"release-gate: the dagger call lacks {needed!r}")

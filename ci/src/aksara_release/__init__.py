@@ -1,6 +1,6 @@
 """Aksara release gate: every release check as a containerized Dagger function.
 
-Run ``dagger call release-gate export --path=./evidence`` for the whole gate, or
+Run ``dagger call release-gate export --path=./evidence --wipe`` for the whole gate, or
 ``dagger call <stage>`` for one check. The same stage definitions run without a
 container engine through ``python ci/gate.py run``.
 """

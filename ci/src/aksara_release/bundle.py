@@ -5,6 +5,12 @@ the built distributions) but cannot hash bytes it never holds; this module runs 
 container over the assembled tree and writes everything that describes it, through
 ``evidence.py`` so both executors produce identical documents.
 
+Before anything is hashed, every text file of the tree is scrubbed of the run's
+generated secrets (``scrub.py``, the rule the host runner uses): the Dagger module
+hands them to this container as secret environment variables ``AKSARA_GATE_SCRUB_<n>``,
+never as arguments or files. A stage whose evidence (not its log) held a secret fails,
+as on the host.
+
 Usage: ``python -m aksara_release.bundle EVIDENCE_DIR META_JSON``. ``META_JSON``
 holds ``{"stages": [<StageResult fields without artifacts>...], "summary": {...
 keyword arguments of evidence.build_summary except results and dist...}}``.
@@ -17,6 +23,7 @@ Stdlib only.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -24,8 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from aksara_release import evidence
+from aksara_release.scrub import Scrubber, scrub_tree
 
 PROG = "aksara_release.bundle"
+#: Prefix of the environment variables carrying the values to scrub (Dagger secrets).
+SCRUB_ENV_PREFIX = "AKSARA_GATE_SCRUB_"
 #: Files of a stage directory that are not its evidence (they describe it).
 _NOT_ARTIFACTS = frozenset({evidence.LOG_FILE, evidence.RESULT_FILE})
 _SUMMARY_KEYS = frozenset({
@@ -48,9 +58,17 @@ def _files(root: Path, directory: Path, skip: frozenset[str]) -> list[evidence.A
     ]
 
 
-def finish(root: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
-    """Write result.json files, dist/SHA256SUMS, summary.json and summary.md under
-    ``root``; return the summary document."""
+def scrub_values(environ: Mapping[str, str]) -> list[str]:
+    """The secret values handed to this process (``AKSARA_GATE_SCRUB_<n>``)."""
+    return [v for k, v in sorted(environ.items()) if k.startswith(SCRUB_ENV_PREFIX)]
+
+
+def finish(
+    root: Path, meta: Mapping[str, Any], secrets: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Scrub ``secrets`` from every text file under ``root``, then write result.json
+    files, dist/SHA256SUMS, summary.json and summary.md; return the summary document."""
+    leaked = scrub_tree(root, Scrubber(secrets))
     try:
         stage_meta: Sequence[Mapping[str, Any]] = meta["stages"]
         summary_args = dict(meta["summary"])
@@ -65,15 +83,24 @@ def finish(root: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
         name = str(item["name"])
         stage_dir = root / evidence.STAGES_DIR / name
         stage_dir.mkdir(parents=True, exist_ok=True)
+        prefix = f"{evidence.STAGES_DIR}/{name}/"
+        leaks = [
+            path[len(prefix):] for path in leaked
+            if path.startswith(prefix) and path[len(prefix):] not in _NOT_ARTIFACTS
+        ]
+        status: Any = item.get("status")  # StageResult validates it
+        reason = item.get("reason")
+        if leaks and status == "passed":
+            status, reason = "failed", "secret value leaked into " + ", ".join(leaks)
         try:
             result = evidence.StageResult(
                 name=name,
                 title=str(item["title"]),
-                status=item["status"],
+                status=status,
                 exit_code=item.get("exit_code"),
                 duration_s=float(item.get("duration_s") or 0.0),
                 artifacts=tuple(_files(root, stage_dir, _NOT_ARTIFACTS)),
-                reason=item.get("reason"),
+                reason=reason,
                 failed_step=item.get("failed_step"),
                 started_at=item.get("started_at"),
             )
@@ -118,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BundleError(f"{meta_path}: unreadable ({exc.__class__.__name__})") from None
-        summary = finish(root, meta)
+        summary = finish(root, meta, scrub_values(os.environ))
     except BundleError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

@@ -7,10 +7,20 @@ definitions without containers. Here a stage becomes a container:
 1. the pinned Python image, a pip cache volume, the stage's pinned tools (installed
    before the source is copied in, so the layer survives source edits);
 2. the wheel built once by ``package-build`` (``/dist``), installed with its extras;
-3. the stage's environment, the source tree at ``/src``, empty ``/out`` and ``/work``;
-4. for database stages, a PostgreSQL service of its own bound as ``db`` and
+3. the stage's environment, the gate's own code at ``/gate`` (from this module's
+   source, never from the tree under test), the source tree at ``/src``, empty
+   ``/out`` and ``/work``;
+4. for database stages, a PostgreSQL service of its own (TLS on) bound as ``db`` and
    ``DATABASE_URL`` passed as a Dagger secret (it holds the generated password);
 5. the stage's steps, exactly as ``Stage.render`` gives them.
+
+How this maps onto the engine's rules (see docs/release-gate.md): a database stage's
+service is started explicitly and stopped when the stage ends (a service bound to
+separate execs is stopped ~10 s after each exec detaches); ``release-gate`` puts the
+run's nonce before every stage's steps, so an accepted non-zero exit (cacheable) is
+never replayed by a later run; errors are classified by the failing command
+(``ExecError.command``); step output goes to files in ``/out/steps``, never through
+Python; the evidence is scrubbed of the run's secrets, passed as Dagger secrets.
 
 ``dagger call <stage>`` / ``dagger check`` run 1-5 and fail at the first failing step;
 ``dagger call stage-env --name <stage>`` returns 1-4 for debugging; ``release-gate``
@@ -32,8 +42,9 @@ import anyio
 import dagger
 from dagger import DefaultPath, Doc, Ignore, ReturnType, check, dag, function, object_type
 
+from aksara_release import bundle, evidence, stages, versions
 from aksara_release import config as gate_config
-from aksara_release import evidence, stages, versions
+from aksara_release.scrub import Scrubber
 
 #: Where pip keeps its cache in every stage container (a shared cache volume).
 PIP_CACHE = "/root/.cache/pip"
@@ -41,11 +52,36 @@ PIP_CACHE = "/root/.cache/pip"
 DB_ALIAS = "db"
 DB_PORT = 5432
 DB_USER = "postgres"
-#: Set to a fresh value per run on stages that read the outside world, so Dagger's
-#: per-exec cache can never replay an old answer (the vulnerability database changes).
+#: Set to the run's nonce after the installs and before the steps: of every stage
+#: ``release-gate`` runs (an accepted non-zero exit is a cacheable result, which a later
+#: run must not replay), and of the stages that read the outside world in their check
+#: functions too (the vulnerability database changes).
 CACHE_BUSTER = "AKSARA_GATE_RUN_ID"
 #: Stages whose result depends on something outside the source and the pinned tools.
 READS_OUTSIDE_WORLD = frozenset({"dependency-audit"})
+#: What the Dagger executor's stages are rendered with: its Postgres serves TLS.
+GATE_OPTIONS = stages.GateOptions(database_tls=True)
+#: The official Debian-based Postgres images ship the ``ssl-cert`` snakeoil pair
+#: (generated when the image was built: it proves TLS is on, not who the server is,
+#: which is what ``sslmode=require`` asks). The entrypoint still runs initdb because
+#: the command starts with ``postgres``.
+POSTGRES_TLS_COMMAND: tuple[str, ...] = (
+    "postgres",
+    "-c", "ssl=on",
+    "-c", "ssl_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem",
+    "-c", "ssl_key_file=/etc/ssl/private/ssl-cert-snakeoil.key",
+)
+#: Stages that run the CLI the way production does: their ``DATABASE_URL`` says
+#: ``sslmode=require`` (the doctor evaluates ``database.tls`` on it). The test suites get
+#: the URL without ``sslmode``: libpq's default (``prefer``) still negotiates TLS with
+#: this server, and the suites derive per-test URLs from it and reproduce the host
+#: gate's scenario, whose URL has no ``sslmode`` (tests/diagnostics/test_production_gate).
+REQUIRE_TLS = frozenset({"migration-smoke", "doctor"})
+#: Where, inside a stage's ``/out``, ``release-gate`` redirects each step's output
+#: (``NN.stdout`` unless the step redirects stdout itself, and ``NN.stderr``).
+STEP_LOGS = "steps"
+#: The gate's own package inside this module's source directory (``ci/src``).
+GATE_CODE = "src"
 #: Where the evidence is assembled in the finishing container.
 EVIDENCE_ROOT = "/evidence"
 #: Longest failed-step description kept in the summary.
@@ -54,7 +90,7 @@ _STEP_TEXT_MAX = 200
 
 def _doc(name: str) -> str:
     """A stage function's description, taken from the stage's single definition."""
-    stage = stages.get_stage(name)
+    stage = stages.get_stage(name, GATE_OPTIONS)
     return f"{stage.title}: {stage.proves}"
 
 
@@ -70,6 +106,28 @@ def with_step(
     return ctr.with_exec(list(step.argv), redirect_stdout=step.stdout or "", expect=expect)
 
 
+def step_log_files(index: int, step: stages.Step) -> tuple[str, str]:
+    """Where ``release-gate`` sends step ``index``'s stdout and stderr (files in the
+    stage's ``/out``, so logs travel as directories, never as Python strings)."""
+    base = f"{stages.CONTAINER_PATHS.out}/{STEP_LOGS}/{index:02d}"
+    return step.stdout or f"{base}.stdout", f"{base}.stderr"
+
+
+def with_logged_step(ctr: dagger.Container, index: int, step: stages.Step) -> dagger.Container:
+    """One step for ``release-gate``: a non-zero exit is a result (``expect=ANY``),
+    stdout and stderr go to files in ``/out``."""
+    stdout, stderr = step_log_files(index, step)
+    return ctr.with_exec(
+        list(step.argv), redirect_stdout=stdout, redirect_stderr=stderr, expect=ReturnType.ANY
+    )
+
+
+def describe(argv: list[str] | tuple[str, ...], limit: int = 6) -> str:
+    """A short label for a command (argv carries paths, never secrets)."""
+    shown = list(argv[:limit]) + (["..."] if len(argv) > limit else [])
+    return " ".join(shown)
+
+
 @dataclass
 class Run:
     """Per-call state: a nonce and the plaintexts of every secret generated for it.
@@ -80,11 +138,15 @@ class Run:
 
     nonce: str = field(default_factory=lambda: secrets.token_hex(8))
     plaintexts: list[str] = field(default_factory=list)
+    #: The same values as Dagger secrets, handed to the bundle step for scrubbing.
+    secrets: list[dagger.Secret] = field(default_factory=list)
 
     def secret(self, label: str, plaintext: str) -> dagger.Secret:
         """A Dagger secret with a per-run unique name (same-name secrets can collide)."""
         self.plaintexts.append(plaintext)
-        return dag.set_secret(f"aksara-gate-{label}-{self.nonce}", plaintext)
+        made = dag.set_secret(f"aksara-gate-{label}-{self.nonce}", plaintext)
+        self.secrets.append(made)
+        return made
 
     def generated(self, label: str) -> tuple[dagger.Secret, str]:
         """A fresh random secret (URL-safe, 64 characters) and its plaintext."""
@@ -92,9 +154,7 @@ class Run:
         return self.secret(label, plaintext), plaintext
 
     def scrub(self, text: str) -> str:
-        for plaintext in self.plaintexts:
-            text = text.replace(plaintext, "***")
-        return text
+        return Scrubber(self.plaintexts)(text)
 
 
 @dataclass
@@ -170,7 +230,8 @@ class AksaraRelease:
         DefaultPath("/"),
         Ignore(list(versions.SOURCE_IGNORE)),
         Doc("The repository to check (default: the repository holding dagger.json, "
-            "without VCS data, virtualenvs, caches and build outputs)"),
+            "without VCS data, virtualenvs, caches, build outputs and .env files; "
+            "patterns in versions.SOURCE_IGNORE)"),
     ]
     python_version: Annotated[
         str,
@@ -239,35 +300,48 @@ class AksaraRelease:
                 retries=120,
             )
             .with_exposed_port(DB_PORT)
-            .as_service(use_entrypoint=True)
+            .as_service(args=list(POSTGRES_TLS_COMMAND), use_entrypoint=True)
         )
 
     def _database(self, stage: stages.Stage, run: Run) -> tuple[dagger.Service, dagger.Secret]:
         """A PostgreSQL service of the stage's own and the secret ``DATABASE_URL`` for it.
 
-        One server per database stage (not one shared server with a database per
-        stage): Dagger stops an unused service after a short grace period, which
-        would drop a database created by a separate set-up container; a server whose
-        ``POSTGRES_DB`` is the stage's scratch database has no such race, and stages
-        running at once cannot see each other's data.
+        One server per database stage (stages running at once cannot see each other's
+        data), whose ``POSTGRES_DB`` is the stage's scratch database. A service bound
+        to a container is stopped ~10 s after each exec using it ends, so a stage whose
+        steps are separate execs must start it itself (:func:`started`) and stop it
+        when the stage ends, or a later step meets a fresh, empty server.
         """
         database = f"aksara_{stage.function_name}"
         password, plaintext = run.generated(f"postgres-password-{stage.name}")
         url = f"postgresql://{DB_USER}:{plaintext}@{DB_ALIAS}:{DB_PORT}/{database}"
+        if stage.name in REQUIRE_TLS:
+            url += "?sslmode=require"
         return self._postgres_service(database, password), run.secret(
             f"database-url-{stage.name}", url
         )
+
+    def _gate_code(self) -> dagger.Directory:
+        """The gate's own package from this module's source directory (``ci/src`` of
+        the checkout holding dagger.json), independent of ``--source``."""
+        return dag.current_module().source().directory(GATE_CODE)
 
     def stage_container(
         self,
         stage: stages.Stage,
         run: Run,
         dist: Dist | None = None,
+        *,
+        database: tuple[dagger.Service, dagger.Secret] | None = None,
+        nonce: bool = False,
     ) -> dagger.Container:
         """The stage's container with everything but its steps (no engine call).
 
         Order matters for caching: image, pip cache and pinned tools first; then the
-        wheel; only then the source, services and secrets, which change every run.
+        wheel; only then the gate code, the source, services and secrets, which change
+        more often; the run's nonce (``nonce=True``, or a stage reading the outside
+        world) last, right before the steps. ``database`` is the service (already
+        started by the caller) and URL to bind; by default a new one is made.
         """
         if stage.needs_dist and dist is None:
             raise ValueError(f"stage {stage.name} needs the built distributions")
@@ -287,21 +361,24 @@ class AksaraRelease:
             ctr = ctr.with_exec(list(rendered.install_wheel))
         for name, value in rendered.env.items():
             ctr = ctr.with_env_variable(name, value)
+        ctr = ctr.with_directory(stages.CONTAINER_PATHS.gate, self._gate_code())
         if stage.needs_source:
             ctr = ctr.with_directory(stages.CONTAINER_PATHS.src, self.source)
         ctr = (
-            ctr.with_directory(stages.CONTAINER_PATHS.out, dag.directory())
+            ctr.with_directory(
+                stages.CONTAINER_PATHS.out, dag.directory().with_new_directory(STEP_LOGS)
+            )
             .with_directory(stages.CONTAINER_PATHS.work, dag.directory())
             .with_workdir(rendered.workdir)
         )
         if stage.database:
-            service, url = self._database(stage, run)
+            service, url = database if database is not None else self._database(stage, run)
             ctr = ctr.with_service_binding(DB_ALIAS, service).with_secret_variable(
                 "DATABASE_URL", url
             )
         for name in stage.generated_secrets:
             ctr = ctr.with_secret_variable(name, run.generated(name.lower())[0])
-        if stage.name in READS_OUTSIDE_WORLD:
+        if nonce or stage.name in READS_OUTSIDE_WORLD:
             ctr = ctr.with_env_variable(CACHE_BUSTER, run.nonce)
         return ctr
 
@@ -321,17 +398,43 @@ class AksaraRelease:
         return Dist(directory, wheel, sdist)
 
     async def _prepared(
-        self, name: str, run: Run
+        self,
+        name: str,
+        run: Run,
+        database: tuple[dagger.Service, dagger.Secret] | None = None,
     ) -> tuple[dagger.Container, stages.Stage, Dist | None]:
-        stage = stages.get_stage(name, config=await self._project())
+        stage = stages.get_stage(name, GATE_OPTIONS, config=await self._project())
         if stage.skip_reason is not None:
             raise ValueError(f"stage {name} does not run: {stage.skip_reason}")
         dist = await self._built_dist() if stage.needs_dist else None
-        return self.stage_container(stage, run, dist), stage, dist
+        return self.stage_container(stage, run, dist, database=database), stage, dist
 
     async def _checked(self, name: str) -> dagger.Container:
-        """The stage's container after its steps; the first failing step raises."""
-        ctr, stage, dist = await self._prepared(name, Run())
+        """The stage's container after its steps; the first failing step raises.
+
+        A database stage's service is started here and stopped when its steps are
+        done, so it lives through every step (the container is evaluated before it
+        is returned); other stages return the lazy container for the caller to run.
+        """
+        run = Run()
+        stage = stages.get_stage(name, GATE_OPTIONS, config=await self._project())
+        if stage.skip_reason is not None:
+            raise ValueError(f"stage {name} does not run: {stage.skip_reason}")
+        if not stage.database:
+            ctr, stage, dist = await self._prepared(name, run)
+            return self._with_steps(ctr, stage, dist)
+        service, url = self._database(stage, run)
+        svc = await service.start()
+        try:
+            ctr, stage, dist = await self._prepared(name, run, (svc, url))
+            return await self._with_steps(ctr, stage, dist).sync()
+        finally:
+            await svc.stop()
+
+    @staticmethod
+    def _with_steps(
+        ctr: dagger.Container, stage: stages.Stage, dist: Dist | None
+    ) -> dagger.Container:
         paths = container_paths(dist.wheel if dist else None, dist.sdist if dist else None)
         for step in stage.render(paths).steps:
             ctr = with_step(ctr, step)
@@ -348,8 +451,9 @@ class AksaraRelease:
             Doc("Password of the postgres role (default: generated for this call)"),
         ] = None,
     ) -> dagger.Service:
-        """The PostgreSQL service the database stages use (official image, pinned,
-        health-checked with pg_isready). Each database stage gets a server of its own."""
+        """The PostgreSQL service the database stages use (official image, pinned, TLS
+        on with the image's self-signed pair, health-checked with pg_isready). Each
+        database stage gets a server of its own."""
         if password is None:
             password = Run().generated("postgres-password")[0]
         return self._postgres_service(database, password)
@@ -469,10 +573,13 @@ class AksaraRelease:
         Never stops at the first failure: every stage runs (those needing the wheel
         are skipped only when package-build failed) and the verdict is in
         summary.json. Export it and let the verifier decide the exit code:
-        dagger call release-gate export --path=./evidence && python3 ci/gate.py verify ./evidence
+        dagger call release-gate export --path=./evidence --wipe &&
+        python3 ci/gate.py verify ./evidence
+        (``--wipe``: export merges into an existing directory, and the verifier
+        rejects files a previous run left there.)
         """
         project = await self._project()
-        gate = stages.build_stages(stages.GateOptions(osv_url=osv_url), project)
+        gate = stages.build_stages(replace(GATE_OPTIONS, osv_url=osv_url), project)
         run = Run()
         started_at = evidence.now_iso()
         clock = time.monotonic()
@@ -525,7 +632,7 @@ class AksaraRelease:
                 "wall_time_s": time.monotonic() - clock,
                 "database": (
                     f"PostgreSQL service {self._postgres_image()} (one server per "
-                    "database stage)"
+                    "database stage, TLS on, sslmode=require)"
                 ),
                 "options": {
                     "commit": commit,
@@ -542,7 +649,7 @@ class AksaraRelease:
                 },
             },
         }
-        return self._bundle(gate, outcomes, built[0] if built else None, meta)
+        return self._bundle(gate, outcomes, built[0] if built else None, meta, run)
 
     async def _collect_dist(self, outcome: Outcome) -> Dist:
         if outcome.container is None:  # a passed stage always has its container
@@ -552,39 +659,60 @@ class AksaraRelease:
         return Dist(directory, wheel, sdist)
 
     async def _execute(self, stage: stages.Stage, run: Run, dist: Dist | None) -> Outcome:
-        """Run one stage step by step, recording exit codes and output; never raises
-        for a failing command (only for a broken engine call)."""
+        """Run one stage step by step, recording exit codes; never raises.
+
+        What went wrong is told apart by the failing command (``ExecError.command``):
+        the step's own argv exiting non-zero is ``failed``; anything else (the
+        database's health check, a set-up command) or any other engine error is
+        ``error``, and the log and ``/out`` up to that point are kept.
+        """
         started_at = evidence.now_iso()
         clock = time.monotonic()
         rendered = stage.render(
             container_paths(dist.wheel if dist else None, dist.sdist if dist else None)
         )
+        installs = [argv for argv in (rendered.install_tools, rendered.install_wheel) if argv]
         log = [f"# {stage.name}: {stage.title}", f"# image: {self._python_image()}"]
-        for argv in (rendered.install_tools, rendered.install_wheel):
-            if argv is not None:
-                log.append("$ " + " ".join(argv))
         outcome = Outcome(stage.name, stage.title, "passed", exit_code=0, started_at=started_at)
+        ctr: dagger.Container | None = None
+        started: dagger.Service | None = None
+
+        def error(reason: str, code: int | None = None) -> None:
+            outcome.status, outcome.exit_code = "error", code
+            outcome.reason = run.scrub(reason)
+            log.append(f"[error: {outcome.reason}]")
+
         try:
-            ctr = await self.stage_container(stage, run, dist).sync()
-        except dagger.ExecError as exc:
-            log += [_exec_output(exc), f"[environment set-up failed, exit {exc.exit_code}]"]
-            outcome.status = "error"
-            outcome.exit_code = exc.exit_code
-            outcome.reason = "installing the stage's tools or the wheel failed"
-            ctr = None
-        if ctr is not None:
-            for step in rendered.steps:
+            database = None
+            if stage.database:
+                service, url = self._database(stage, run)
+                log.append(
+                    f"# database: {self._postgres_image()} as {DB_ALIAS!r} (TLS), "
+                    "started for the whole stage"
+                )
+                started = await service.start()
+                database = (started, url)
+            prepared = self.stage_container(stage, run, dist, database=database, nonce=True)
+            log += ["$ " + " ".join(argv) for argv in installs]
+            ctr = await prepared.sync()
+            for index, step in enumerate(rendered.steps, 1):
                 step_clock = time.monotonic()
-                redirect = f" > {step.stdout}" if step.stdout else ""
-                log.append("$ " + " ".join(step.argv) + redirect)
+                stdout, stderr = step_log_files(index, step)
+                log.append(
+                    "$ " + " ".join(step.argv)
+                    + f" > {_in_out(stdout)} 2> {_in_out(stderr)}"
+                )
+                after = with_logged_step(ctr, index, step)
                 try:
-                    after = with_step(ctr, step, expect=ReturnType.ANY)
                     code = await after.exit_code()
-                    log.append(await after.combined_output())
                     ctr = after
-                except dagger.ExecError as exc:  # e.g. killed by a signal (exit >= 128)
-                    code = exc.exit_code
+                except dagger.ExecError as exc:
                     log.append(_exec_output(exc))
+                    if list(exc.command) != list(step.argv):
+                        error(f"{describe(exc.command)} exited {exc.exit_code} during step "
+                              f"{index} (not the step's own command)")
+                        break
+                    code = exc.exit_code  # the step itself, e.g. killed by a signal
                 log.append(f"[exit {code} after {time.monotonic() - step_clock:.1f}s]")
                 outcome.exit_code = code
                 if code != 0:
@@ -592,6 +720,25 @@ class AksaraRelease:
                     outcome.failed_step = _step_text(step)
                     outcome.reason = f"step exited with {code}"
                     break
+        except dagger.ExecError as exc:  # before the steps: the service or the set-up
+            log.append(_exec_output(exc))
+            if list(exc.command) in [list(argv) for argv in installs]:
+                error("installing the stage's tools or the wheel failed", exc.exit_code)
+            elif stage.database and ctr is None and started is None:
+                error(f"the database service did not become ready: {describe(exc.command)} "
+                      f"exited {exc.exit_code}", exc.exit_code)
+            else:
+                error(f"set-up command {describe(exc.command)} exited {exc.exit_code}",
+                      exc.exit_code)
+        except dagger.DaggerError as exc:  # any other engine error: keep what we have
+            error(_one_line(exc))
+        finally:
+            if started is not None:
+                try:
+                    await started.stop()
+                except dagger.DaggerError as exc:
+                    log.append(run.scrub(f"# stopping the database service: {_one_line(exc)}"))
+        if ctr is not None:
             outcome.out = ctr.directory(stages.CONTAINER_PATHS.out)
             outcome.container = ctr
         outcome.duration_s = time.monotonic() - clock
@@ -604,9 +751,12 @@ class AksaraRelease:
         outcomes: Mapping[str, Outcome],
         dist: Dist | None,
         meta: Mapping[str, Any],
+        run: Run,
     ) -> dagger.Directory:
-        """Lay out the evidence and let ``bundle.py`` (stdlib, in a container) add the
-        checksums, result.json files, SHA256SUMS, summary.json and summary.md."""
+        """Lay out the evidence and let ``bundle.py`` (stdlib, in a container, the
+        gate's own code) scrub every text file of the run's secrets (handed over as
+        Dagger secrets) and add the checksums, result.json files, SHA256SUMS,
+        summary.json and summary.md."""
         tree = dag.directory()
         for stage in gate:
             outcome = outcomes[stage.name]
@@ -617,17 +767,26 @@ class AksaraRelease:
             )
         if dist is not None:
             tree = tree.with_directory(evidence.DIST_DIR, dist.directory)
-        return (
+        ctr = (
             dag.container()
             .from_(self._python_image())
-            .with_directory("/gate", self.source.directory("ci/src"))
-            .with_env_variable("PYTHONPATH", "/gate")
+            .with_directory(stages.CONTAINER_PATHS.gate, self._gate_code())
+            .with_env_variable("PYTHONPATH", stages.CONTAINER_PATHS.gate)
             .with_env_variable("PYTHONDONTWRITEBYTECODE", "1")
             .with_directory(EVIDENCE_ROOT, tree)
             .with_new_file("/meta.json", json.dumps(meta, indent=2))
-            .with_exec(["python", "-m", "aksara_release.bundle", EVIDENCE_ROOT, "/meta.json"])
-            .directory(EVIDENCE_ROOT)
         )
+        for index, secret in enumerate(run.secrets):
+            ctr = ctr.with_secret_variable(f"{bundle.SCRUB_ENV_PREFIX}{index}", secret)
+        return ctr.with_exec(
+            ["python", "-m", "aksara_release.bundle", EVIDENCE_ROOT, "/meta.json"]
+        ).directory(EVIDENCE_ROOT)
+
+
+def _in_out(path: str) -> str:
+    """A path in ``/out`` as the evidence names it (relative to the stage directory)."""
+    prefix = stages.CONTAINER_PATHS.out + "/"
+    return path[len(prefix):] if path.startswith(prefix) else path
 
 
 def _exec_output(exc: dagger.ExecError) -> str:

@@ -60,27 +60,37 @@ def tools(*names: str) -> tuple[str, ...]:
     return tuple(TOOLS[name] for name in names)
 
 
-#: What never belongs in the source tree a stage sees (gitignore syntax, relative to
-#: the repository root). The Dagger module passes it as the ``Ignore`` of its source
-#: directory; the host executor copies the tree without these entries. One list, so
-#: both executors check the same files.
+#: What never belongs in the source tree a stage sees, relative to the repository root.
+#: The Dagger module passes it as the ``Ignore`` of its source directory; the host
+#: executor's snapshot (``host/snapshot.py``) applies the same rules. The semantics are
+#: the engine's (moby patternmatcher), NOT gitignore's: every pattern is anchored at the
+#: root (``build`` is ``./build`` only, so a package called ``build`` deeper down stays),
+#: ``*`` never crosses ``/``, ``**/name`` means any depth, a match on a directory covers
+#: everything below it, later patterns win and ``!`` re-includes. ``.gitignore`` is not
+#: applied by either executor, so untracked secrets (``.env`` files) are named here.
 SOURCE_IGNORE: tuple[str, ...] = (
-    ".git",
-    ".venv",
+    # VCS data, virtual environments, the gate's own working directories
+    "**/.git",
     "**/.venv",
     ".gate",
-    "**/__pycache__",
     "ci/sdk",
+    "benchmarks/.work",
+    # build outputs and evidence of this repository (root only)
     "dist",
     "build",
     "site",
     "evidence",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".hypothesis",
-    "**/*.egg-info",
+    # caches and byproducts at any depth
+    "**/__pycache__",
     "**/*.pyc",
-    "ci/.venv",
-    "benchmarks/.work",
+    "**/*.egg-info",
+    "**/.pytest_cache",
+    "**/.mypy_cache",
+    "**/.ruff_cache",
+    "**/.hypothesis",
+    # untracked local secrets at any depth (.env, .env.local, .env.production, ...).
+    # Fail-safe: a committed .env.example goes too (no "!" re-include, which would also
+    # stop the host snapshot from skipping ignored directories whole).
+    "**/.env",
+    "**/.env.*",
 )

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import IO
 
 from aksara_release import evidence
+from aksara_release import scrub as scrub_rule
 from aksara_release.host import venvs
 from aksara_release.host.database import DatabaseServer
 from aksara_release.stages import GATE_SRC, Paths, RenderedStage, Stage, Step
 
-MASK = "***"
+MASK = scrub_rule.MASK
 #: Processes of running steps, so an interrupted gate can stop them all.
 _ACTIVE: set[subprocess.Popen[bytes]] = set()
 _ACTIVE_LOCK = threading.Lock()
@@ -89,17 +90,8 @@ class StageContext:
         )
 
 
-class _Scrubber:
-    def __init__(self, values: Sequence[str]) -> None:
-        self.values = sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for value in self.values:
-            text = text.replace(value, MASK)
-        return text
-
-    def found_in(self, text: str) -> bool:
-        return any(value in text for value in self.values)
+#: The shared rule (``aksara_release.scrub``): the Dagger bundle step scrubs with it too.
+_Scrubber = scrub_rule.Scrubber
 
 
 def describe(argv: Sequence[str], limit: int = 6) -> str:
@@ -302,15 +294,4 @@ def run_stage(ctx: StageContext) -> evidence.StageResult:
 
 def _scrub_evidence(out: Path, scrub: _Scrubber) -> list[str]:
     """Names of evidence files that contained a secret value (scrubbed in place)."""
-    leaked: list[str] = []
-    for path in sorted(out.rglob("*")):
-        if not path.is_file() or path.name == evidence.LOG_FILE:
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            continue
-        if scrub.found_in(text):
-            path.write_text(scrub(text), encoding="utf-8")
-            leaked.append(path.relative_to(out).as_posix())
-    return leaked
+    return scrub_rule.scrub_tree(out, scrub, skip=frozenset({evidence.LOG_FILE}))
