@@ -48,7 +48,11 @@ class Server:
 @pytest.fixture(params=["tls-off", "tls-on"])
 def server(request: pytest.FixtureRequest) -> Server:
     if request.param == "tls-off":
-        info = psycopg.conninfo.conninfo_to_dict(request.getfixturevalue("admin_url"))
+        admin_url = request.getfixturevalue("admin_url")
+        with psycopg.connect(admin_url, sslmode="prefer") as conn:
+            if conn.pgconn.ssl_in_use:  # a DATABASE_URL server with TLS: not this half
+                pytest.skip("TLS-OFF HALF NOT RUN: the DATABASE_URL server negotiates TLS")
+        info = psycopg.conninfo.conninfo_to_dict(admin_url)
         return Server(False, str(info["user"]), str(info.get("password", "")),
                       str(info.get("host", "127.0.0.1")), int(info.get("port", 5432)))
     tls = request.getfixturevalue("tls_server")
@@ -162,3 +166,18 @@ def test_text_output_names_the_effective_target(
                           "DATABASE_URL": server.url("?sslmode=verify-full&sslmode=prefer")})
     line = next(x for x in result.out.splitlines() if x.startswith("[FAIL] database.tls: "))
     assert f"127.0.0.1:{server.port}" in line and "sslmode is prefer" in line
+
+
+def test_a_missing_tls_server_fails_in_ci_and_skips_loudly_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import tlsserver
+
+    monkeypatch.setattr(tlsserver, "DEBIAN_ROOT", tmp_path)  # no PostgreSQL installed here
+    with pytest.raises(tlsserver.TLSServerUnavailable) as excinfo:
+        tlsserver.find_bindir()
+    assert "apt-get install -y postgresql" in str(excinfo.value)
+    verdict, message = tlsserver.on_unavailable(str(excinfo.value), {"CI": "true"})
+    assert verdict == "fail" and "TLS-ON SERVER UNAVAILABLE" in message
+    verdict, message = tlsserver.on_unavailable(str(excinfo.value), {})
+    assert verdict == "skip" and "TLS-ON SERVER UNAVAILABLE" in message

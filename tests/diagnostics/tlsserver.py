@@ -48,6 +48,14 @@ def find_bindir() -> Path:
     return candidates[-1]
 
 
+def on_unavailable(reason: str, environ: dict[str, str]) -> tuple[str, str]:
+    """What a missing TLS server means: ``("fail", msg)`` in CI, else ``("skip", msg)``."""
+    message = f"TLS-ON SERVER UNAVAILABLE, TLS tests not run: {reason}"
+    if environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        return "fail", message + " (CI=true: this is a failure; .ci/run installs postgresql)"
+    return "skip", message
+
+
 @dataclass(frozen=True)
 class TLSServer:
     """A running TLS-capable server: trust auth for ``aksara`` on 127.0.0.1."""
