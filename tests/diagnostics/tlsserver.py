@@ -73,7 +73,12 @@ class TLSServer:
 
 def _run_as(owner: str | None, argv: list[str],
             **kwargs: object) -> subprocess.CompletedProcess[str]:
-    prefix = ["runuser", "-u", owner, "--"] if owner else []
+    prefix: list[str] = []
+    if owner:
+        runuser = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+        if runuser is None:
+            raise TLSServerUnavailable("running as root and runuser (util-linux) is missing")
+        prefix = [runuser, "-u", owner, "--"]
     return subprocess.run(prefix + argv, capture_output=True, text=True, check=False,  # noqa: S603
                           timeout=_TIMEOUT, **kwargs)  # type: ignore[call-overload]
 
