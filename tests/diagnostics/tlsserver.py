@@ -79,8 +79,10 @@ def _run_as(owner: str | None, argv: list[str],
         if runuser is None:
             raise TLSServerUnavailable("running as root and runuser (util-linux) is missing")
         prefix = [runuser, "-u", owner, "--"]
+    # The other user cannot enter the caller's working directory (e.g. a gate stage's
+    # private run directory): run from "/".
     return subprocess.run(prefix + argv, capture_output=True, text=True, check=False,  # noqa: S603
-                          timeout=_TIMEOUT, **kwargs)  # type: ignore[call-overload]
+                          timeout=_TIMEOUT, cwd="/", **kwargs)  # type: ignore[call-overload]
 
 
 def _free_port() -> int:
@@ -112,7 +114,10 @@ def running_tls_server() -> Iterator[TLSServer]:
             pw = pwd.getpwnam(owner)
         except KeyError:
             raise TLSServerUnavailable("running as root and there is no 'postgres' user") from None
-    base = Path(tempfile.mkdtemp(prefix="aksara-tls-"))
+    # Another user must reach the directory: under root, a world-traversable /tmp rather
+    # than $TMPDIR (which may sit inside a private 0700 directory).
+    shared = "/tmp" if owner is not None and Path("/tmp").is_dir() else None  # noqa: S108
+    base = Path(tempfile.mkdtemp(prefix="aksara-tls-", dir=shared))
     data = base / "data"
     try:
         _certificate(base)

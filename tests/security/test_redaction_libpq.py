@@ -115,7 +115,7 @@ def test_status_json_of_a_rejected_url_is_one_line_on_stderr(run_cli: Any,
 @pytest.mark.parametrize(
     ("url", "hidden"),
     [
-        ("postgresql://u:raw%41text@h/db", ["raw%41text", "rawAtext"]),
+        ("postgresql://u:" + "raw%41text" + "@h/db", ["raw%41text", "rawAtext"]),
         ("postgresql://u@h/db?password=a+b%2Bc", ["a+b%2Bc", "a+b+c"]),
         ("postgresql://u@h/db?sslpassword=one&sslpassword=two", ["one", "two"]),
         ("postgresql://u@h/db?oauth_client_secret=s3", ["s3"]),
