@@ -91,3 +91,24 @@ def shared_migrated(admin_url: str, shared_migrations: Path) -> Iterator[str]:
         yield url
     finally:
         drop_database(admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def tls_server() -> Iterator[Any]:
+    """Debian's PostgreSQL with TLS on and a throwaway certificate (see tlsserver.py).
+
+    Outside CI a missing installation skips, loudly; in CI (``CI=true``) it fails, so
+    the TLS-on half of the suite can never silently drop out of a release run.
+    """
+    import os
+
+    from tlsserver import TLSServerUnavailable, on_unavailable, running_tls_server
+
+    try:
+        with running_tls_server() as server:
+            yield server
+    except TLSServerUnavailable as exc:
+        verdict, message = on_unavailable(str(exc), dict(os.environ))
+        if verdict == "fail":
+            pytest.fail(message)
+        pytest.skip(message)

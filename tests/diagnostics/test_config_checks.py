@@ -52,6 +52,22 @@ CASES = [
     ("secret_key.strength", {KEY: "x" * 100}, Status.FAIL, "entropy"),
     ("secret_key.strength", {KEY: "ab" * 40}, Status.FAIL, "entropy"),
     ("secret_key.strength", {KEY: "abcdefghij" * 4}, Status.FAIL, "repeated"),
+    # issue 16 item 6: each of these passed before
+    ("secret_key.strength", {KEY: "abcdefghijklm" "nopqrstuvwxyz" "012345"}, Status.FAIL,
+     "sequences"),
+    ("secret_key.strength", {KEY: "qwertyuiop" "asdfghjkl" "zxcvbnm" "123456"}, Status.FAIL, ""),
+    ("secret_key.strength", {KEY: "please-change-this-secret-key-in-production"}, Status.FAIL,
+     "placeholder word"),
+    ("secret_key.strength", {KEY: "Password123!Password123!Password123?"}, Status.FAIL,
+     "placeholder word"),
+    # each rule on its own (no placeholder word, no other rule tripped)
+    ("secret_key.strength", {KEY: "poiuyt" "lkjhgfdsa" "mnbvcxz" "0987654321"}, Status.FAIL,
+     "keyboard runs"),
+    ("secret_key.strength", {KEY: "zyxwvutsrqpon" "mlkjihgfedcba" "987654"}, Status.FAIL,
+     "sequences"),
+    ("secret_key.strength", {KEY: "Tr0ub4dor&3!Tr0ub4dor&3!Tr0ub4dor&3?"}, Status.FAIL,
+     "repeats itself"),
+    ("secret_key.strength", {KEY: "correct-horse-battery-staple-xkcd-936!"}, Status.PASS, "set"),
     # hosts.allowed
     ("hosts.allowed", {"AKSARA_ALLOWED_HOSTS": "app.example.com, api.example.com"},
      Status.PASS, "2 explicit"),
@@ -60,6 +76,12 @@ CASES = [
     ("hosts.allowed", {"AKSARA_ALLOWED_HOSTS": "app.example.com,localhost"}, Status.WARN,
      "local"),
     ("hosts.allowed", {"AKSARA_ALLOWED_HOSTS": "app.example.com,*"}, Status.FAIL, "wildcard"),
+    ("hosts.allowed", {"AKSARA_ALLOWED_HOSTS": "app.example.com:8443,[::2]:443,10.0.0.5"},
+     Status.PASS, "3 explicit"),
+    *[("hosts.allowed", {"AKSARA_ALLOWED_HOSTS": f"app.example.com,{h}"}, Status.FAIL,
+       "match too much") for h in ("**", "*.*", "*.com", ".com", "*example.com",
+                                    "a*.example.com", "app.example.*", "*.example.com:*",
+                                    "app.[ab].com", "app?.example.com")],
     ("hosts.allowed", {"AKSARA_ALLOWED_HOSTS": " , "}, Status.FAIL, "empty"),
     ("hosts.allowed", {}, Status.FAIL, "not set"),
     # cookies.secure
@@ -76,6 +98,20 @@ CASES = [
      "plain-HTTP"),
     ("cors.credentials", {"AKSARA_CORS_ALLOWED_ORIGINS": "https://a.example.com,*",
                           "AKSARA_CORS_ALLOW_CREDENTIALS": "1"}, Status.FAIL, "'*'"),
+    *[("cors.credentials", {"AKSARA_CORS_ALLOWED_ORIGINS": f"https://a.example.com,{o}",
+                            "AKSARA_CORS_ALLOW_CREDENTIALS": "true"}, Status.FAIL, words)
+      for o, words in (("https://*", "wildcards"), ("https://*.example.com", "wildcards"),
+                       ("https://app.example.com:*", "wildcards"),
+                       ("HTTPS://app.example.com", "lower-case"),
+                       ("https://App.Example.com", "lower-case"),
+                       ("https://app.example.com/", "lower-case"),
+                       ("HTTP://app.example.com", "lower-case"),
+                       ("http://app.example.com", "plain-HTTP"))],
+    *[("cors.credentials", {"AKSARA_CORS_ALLOWED_ORIGINS": o}, Status.WARN, words)
+      for o, words in (("https://*", "wildcard"), ("HTTPS://app.example.com", "non-canonical"),
+                       ("HTTP://app.example.com", "non-canonical"))],
+    ("cors.credentials", {"AKSARA_CORS_ALLOWED_ORIGINS": "https://a.example.com:8443",
+                          "AKSARA_CORS_ALLOW_CREDENTIALS": "true"}, Status.PASS, "1 explicit"),
     ("cors.credentials", {"AKSARA_CORS_ALLOWED_ORIGINS": "null",
                           "AKSARA_CORS_ALLOW_CREDENTIALS": "true"}, Status.FAIL, "'null'"),
     ("cors.credentials", {"AKSARA_CORS_ALLOWED_ORIGINS": "a.example.com"}, Status.FAIL,
@@ -141,3 +177,18 @@ def test_empty_reason_is_replaced_and_newlines_are_collapsed() -> None:
     empty = registry.Check("test.empty", "empty", frozenset({"x"}),
                            lambda ctx: registry.passed(""))
     assert run_check(empty, CheckContext(load_settings({}), {})).reason == "(no reason given)"
+
+
+def test_random_urlsafe_keys_pass_every_rule() -> None:
+    """What the hint recommends must pass: 500 keys shaped like token_urlsafe(48), drawn
+    from a fixed seed so the test is reproducible (no rule is allowed to be flaky)."""
+    import random
+    import string
+
+    from aksara.doctor.secretkey import weakness
+
+    alphabet = string.ascii_letters + string.digits + "-_"
+    rng = random.Random(16)  # noqa: S311 - reproducible test data, not a key
+    keys = ["".join(rng.choices(alphabet, k=64)) for _ in range(500)]
+    assert [k for k in keys if weakness(k)] == []
+    assert weakness(secrets.token_urlsafe(48)) is None

@@ -27,30 +27,33 @@ def closed_port_url() -> str:
     return f"postgresql://aksara@127.0.0.1:{port}/nothing"
 
 
+_CLOSED = closed_port_url()
+# Static verdicts: nothing listens, so only libpq's own reading of the URL and of its
+# defaults (PGSSLMODE, PGSERVICE) is available. A weak sslmode fails without a server;
+# a strong one cannot pass without a live TLS connection (test_tls_live.py has those).
 TLS_CASES = [
-    ("postgresql://app@db.example.com/app?sslmode=verify-full", {}, Status.PASS, "verified"),
-    ("postgresql://app@db.example.com/app?sslmode=verify-ca", {}, Status.PASS, "verified"),
-    ("postgresql://app@db.example.com/app?sslmode=require", {}, Status.PASS, "not verified"),
-    ("postgresql://app@db.example.com/app", {"PGSSLMODE": "verify-full"}, Status.PASS,
-     "PGSSLMODE"),
-    ("postgresql://app@db.example.com/app", {}, Status.FAIL, "no sslmode"),
-    ("postgresql://app@db.example.com/app?sslmode=prefer", {}, Status.FAIL, "prefer"),
-    ("postgresql://app@db.example.com/app?sslmode=disable", {}, Status.FAIL, "disable"),
-    ("postgresql://app@db.example.com/app?sslmode=bogus", {}, Status.FAIL, "not a libpq sslmode"),
-    ("postgresql://app@db.example.com/app", {"PGSSLMODE": "allow"}, Status.FAIL, "allow"),
-    ("postgresql:///app", {}, Status.WARN, "Unix-domain socket"),
-    ("postgresql://app@%2Fvar%2Frun%2Fpostgresql/app", {}, Status.WARN, "Unix-domain socket"),
-    ("postgresql://app@/app?host=/var/run/postgresql", {}, Status.WARN, "Unix-domain socket"),
+    (_CLOSED + "?sslmode=verify-full", {}, Status.NOT_EVALUATED, "live connection"),
+    (_CLOSED + "?sslmode=require", {}, Status.NOT_EVALUATED, "live connection"),
+    (_CLOSED, {"PGSSLMODE": "verify-full"}, Status.NOT_EVALUATED, "live connection"),
+    (_CLOSED, {}, Status.FAIL, "sslmode is prefer"),
+    (_CLOSED + "?sslmode=prefer", {}, Status.FAIL, "sslmode is prefer"),
+    (_CLOSED + "?sslmode=disable", {}, Status.FAIL, "sslmode is disable"),
+    (_CLOSED + "?sslmode=verify-full&sslmode=disable", {}, Status.FAIL, "sslmode is disable"),
+    (_CLOSED + "?sslmode=bogus", {}, Status.FAIL, "not a libpq sslmode"),
+    (_CLOSED, {"PGSSLMODE": "allow"}, Status.FAIL, "sslmode is allow"),
     ("mysql://app@db.example.com/app", {}, Status.FAIL, "postgresql://"),
     ("postgresql://app@db.example.com:notaport/app", {}, Status.FAIL, "malformed"),
+    ("postgresql://app:" + "pw@word" + "@db.example.com/app", {}, Status.FAIL, "ambiguous"),
     (None, {}, Status.FAIL, "no database URL"),
 ]
 
 
 @pytest.mark.parametrize(("url", "extra", "status", "words"), TLS_CASES)
 def test_database_tls_paths(url: str | None, extra: dict[str, str], status: Status,
-                            words: str) -> None:
+                            words: str, clean_env: pytest.MonkeyPatch) -> None:
     env = dict(extra)
+    for name, value in extra.items():  # libpq reads its PG* variables from the process
+        clean_env.setenv(name, value)
     if url is not None:
         env["DATABASE_URL"] = url
     result = evaluate("database.tls", env)
@@ -66,9 +69,9 @@ def test_database_tls_not_evaluated_when_skipped() -> None:
 
 
 def test_aksara_database_url_wins_over_database_url() -> None:
-    env = {"AKSARA_DATABASE_URL": "postgresql://a@db.example.com/x?sslmode=verify-full",
-           "DATABASE_URL": "postgresql://a@db.example.com/x"}
-    assert evaluate("database.tls", env).status is Status.PASS
+    env = {"AKSARA_DATABASE_URL": _CLOSED + "?sslmode=verify-full",
+           "DATABASE_URL": _CLOSED + "?sslmode=disable"}
+    assert evaluate("database.tls", env).status is Status.NOT_EVALUATED
 
 
 @pytest.mark.db

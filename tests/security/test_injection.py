@@ -109,24 +109,35 @@ def test_hostile_schema_names_are_quoted(run_cli, database_url: str, tmp_path: P
     assert not Path("/tmp/aksara-pwned").exists()
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "postgresql://app@db.example.invalid/app;DROP TABLE canary",
-        "postgresql://app@$(touch /tmp/aksara-pwned)/app",
-        "postgresql://app@`id`/app",
-        "postgresql://app@db.example.invalid/app?options=-c%20log_statement%3Dall;rm -rf /",
-        "postgresql://app@db.example.invalid/app?host=|id",
-    ],
-)
-def test_hostile_urls_never_reach_a_shell(run_cli, url: str) -> None:
+#: Shell payloads, each of which creates the file ``{s}`` when a shell runs it (proved
+#: by the test itself), placed where a URL would carry them: host, database, query.
+SHELL_PAYLOADS = [
+    "postgresql://app@db.example.invalid/app;touch {s}",
+    "postgresql://app@$(touch {s})/app",
+    "postgresql://app@`touch {s}`/app",
+    "postgresql://app@db.example.invalid/app?options=-c%20log_statement%3Dall&x=|touch {s}",
+    "postgresql://app@db.example.invalid/app?host=x&&touch {s}",
+]
+
+
+@pytest.mark.parametrize("template", SHELL_PAYLOADS)
+def test_hostile_urls_never_reach_a_shell(run_cli, template: str, tmp_path: Path) -> None:
+    import subprocess
+
+    # Control: the payload is live, so a shell that saw this URL would create the file.
+    armed = tmp_path / "armed"
+    subprocess.run(["sh", "-c", f"echo {template.format(s=armed)}"],  # noqa: S603,S607
+                   capture_output=True, check=False, timeout=30)
+    assert armed.exists(), "the payload must be able to create its sentinel"
+    sentinel = tmp_path / "pwned"
+    url = template.format(s=sentinel)
     result = run_cli("doctor", "production-check", "--format", "json",
                      "--connect-timeout", "2", env={"DATABASE_URL": url})
     assert result.code == 1
     reachable = next(c for c in result.json()["checks"] if c["id"] == "database.reachable")
     assert reachable["status"] == "fail"
     assert "\n" not in reachable["reason"]
-    assert not Path("/tmp/aksara-pwned").exists()
+    assert not sentinel.exists()
 
 
 @pytest.mark.db

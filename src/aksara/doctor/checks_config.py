@@ -7,7 +7,7 @@ through :func:`aksara.settings.show`, and the secret key never at all.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import re
 
 from aksara.doctor import secretkey
 from aksara.doctor.context import CheckContext
@@ -64,6 +64,40 @@ def check_secret_key(ctx: CheckContext) -> Result:
     )
 
 
+#: One DNS label, or an IPv4 address's part: letters, digits and inner hyphens.
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def _host_name(text: str) -> bool:
+    """An exact host name or address, optionally with a port (no wildcard, no glob)."""
+    host = text.lower()
+    if host.startswith("["):  # [IPv6] or [IPv6]:port
+        inner, sep, rest = host[1:].partition("]")
+        return bool(sep) and bool(re.fullmatch(r"[0-9a-f:.]+", inner)) and (
+            rest == "" or re.fullmatch(r":[0-9]{1,5}", rest) is not None)
+    name, sep, port = host.partition(":")
+    if sep and not re.fullmatch(r"[0-9]{1,5}", port):
+        return False
+    labels = name.rstrip(".").split(".")
+    return bool(name) and all(_LABEL.match(label) for label in labels)
+
+
+def _host_kind(entry: str) -> str:
+    """``exact``, ``subdomains`` (``.example.com`` / ``*.example.com``), or ``bad``.
+
+    A subdomain wildcard must leave at least a registrable-looking name (two labels):
+    ``*.com``, ``.com``, ``**``, ``*.*``, ``a*b.example.com`` and globs are ``bad``.
+    """
+    if _host_name(entry):
+        return "exact"
+    for prefix in ("*.", "."):
+        if entry.startswith(prefix):
+            rest = entry[len(prefix):]
+            if _host_name(rest) and "." in rest.rstrip(".").partition(":")[0]:
+                return "subdomains"
+    return "bad"
+
+
 @register("hosts.allowed", "Allowed hosts are explicit", [PRODUCTION])
 def check_hosts(ctx: CheckContext) -> Result:
     value = ctx.settings["allowed_hosts"]
@@ -75,7 +109,15 @@ def check_hosts(ctx: CheckContext) -> Result:
         return fail("AKSARA_ALLOWED_HOSTS is not set or empty", hint)
     if "*" in hosts:
         return fail("AKSARA_ALLOWED_HOSTS contains the wildcard '*'", hint)
-    partial = [h for h in hosts if "*" in h or h.startswith(".")]
+    bad = [h for h in hosts if _host_kind(h) == "bad"]
+    if bad:
+        return fail(
+            f"AKSARA_ALLOWED_HOSTS has entries that match too much or are not host names: "
+            f"{show(','.join(bad))}",
+            "list exact host names; a subdomain wildcard must name its domain "
+            "(*.example.com), never '**', '*.*' or a top-level domain",
+        )
+    partial = [h for h in hosts if _host_kind(h) == "subdomains"]
     if partial:
         return warn(
             f"AKSARA_ALLOWED_HOSTS contains subdomain wildcards: {show(','.join(partial))}",
@@ -104,10 +146,26 @@ def check_cookies(ctx: CheckContext) -> Result:
 
 
 def _bad_origin(origin: str) -> bool:
+    """Not of the form ``scheme://host[:port]`` (wildcards are judged separately)."""
     if origin in ("*", "null"):
         return False
-    parts = urlsplit(origin)
-    return parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/")
+    scheme, sep, rest = origin.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest:
+        return True
+    host = rest[:-1] if rest.endswith("/") else rest
+    return any(ch in host for ch in "/?#@ \\") or not host
+
+
+def _wildcard_origin(origin: str) -> bool:
+    """A wildcard anywhere but the whole value: ``https://*``, ``https://*.a.com``,
+    ``https://app.example.com:*``."""
+    return origin != "*" and any(ch in origin for ch in "*?[]")
+
+
+def _not_canonical(origin: str) -> bool:
+    """Browsers send origins lower-case without a trailing slash; ``HTTP://App.com/``
+    is a sign the list is matched loosely (or not at all)."""
+    return origin not in ("*", "null") and (origin != origin.lower() or origin.endswith("/"))
 
 
 @register("cors.credentials", "CORS does not expose credentials to any origin", [PRODUCTION])
@@ -120,6 +178,7 @@ def check_cors(ctx: CheckContext) -> Result:
         return _invalid(creds_value, "set AKSARA_CORS_ALLOW_CREDENTIALS to true or false")
     origins: tuple[str, ...] = origins_value.value
     credentials: bool = creds_value.value
+    exact = "list the exact origins, or set AKSARA_CORS_ALLOW_CREDENTIALS=false"
     malformed = [o for o in origins if _bad_origin(o)]
     if malformed:
         return fail(
@@ -131,19 +190,37 @@ def check_cors(ctx: CheckContext) -> Result:
     if wildcard and credentials:
         return fail(
             "AKSARA_CORS_ALLOWED_ORIGINS is '*' while AKSARA_CORS_ALLOW_CREDENTIALS is true",
-            "list the exact origins, or set AKSARA_CORS_ALLOW_CREDENTIALS=false",
+            exact,
         )
     if "null" in origins and credentials:
         return fail(
             "AKSARA_CORS_ALLOWED_ORIGINS allows the 'null' origin with credentials",
             "remove 'null' from AKSARA_CORS_ALLOWED_ORIGINS",
         )
+    partial = [o for o in origins if _wildcard_origin(o)]
+    loose = [o for o in origins if _not_canonical(o)]
+    plain = [o for o in origins if o.lower().startswith("http://")]
+    if credentials:
+        for found, what in ((partial, "wildcards in the host or port"),
+                            (loose, "origins not in lower-case canonical form"),
+                            (plain, "plain-HTTP origins")):
+            if found:
+                return fail(
+                    f"AKSARA_CORS_ALLOWED_ORIGINS has {what} while "
+                    f"AKSARA_CORS_ALLOW_CREDENTIALS is true: {show(','.join(found))}",
+                    exact + " (https://, lower-case, no wildcard)",
+                )
     if wildcard:
         return warn(
             "AKSARA_CORS_ALLOWED_ORIGINS is '*': any site may read responses",
             "list the exact origins that need access",
         )
-    plain = [o for o in origins if o.startswith("http://")]
+    if partial or loose:
+        return warn(
+            f"AKSARA_CORS_ALLOWED_ORIGINS has wildcard or non-canonical origins: "
+            f"{show(','.join(partial + loose))}",
+            "list exact lower-case origins, e.g. https://app.example.com",
+        )
     if plain:
         return warn(
             f"AKSARA_CORS_ALLOWED_ORIGINS has plain-HTTP origins: {show(','.join(plain))}",

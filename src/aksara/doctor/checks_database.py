@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aksara.dburl import DatabaseURL
+from aksara.dburl import DatabaseURL, libpq_defaults
 from aksara.doctor import probe as probes
 from aksara.doctor.context import CheckContext
 from aksara.doctor.registry import (
@@ -43,15 +43,31 @@ def _url(ctx: CheckContext) -> tuple[DatabaseURL | None, Result | None]:
     return value.value, None
 
 
-def _target(url: DatabaseURL) -> str:
-    host = url.host or url.param("host") or "local socket"
-    port = f":{url.port}" if url.port else ""
-    return f"{host}{port}/{url.database or ''}"
+def _static_target(url: DatabaseURL) -> str:
+    """Where libpq will try to connect, from its own reading of the URL and its defaults.
+
+    Built from libpq's parse (never from the raw text), so no part of a password can
+    appear in it: the URL was rejected unless libpq and Python agree on every part.
+    """
+    defaults = libpq_defaults()
+    host = url.param("hostaddr") or url.host or defaults.get("hostaddr") or defaults.get("host")
+    port = url.param("port") or defaults.get("port") or ""
+    where = host or "the local socket"
+    return f"{where}:{port}/{url.database or ''}" if port else f"{where}/{url.database or ''}"
 
 
-def _is_unix_socket(url: DatabaseURL) -> bool:
-    host = url.host or url.param("host")
-    return host is None or host.startswith("/") or host.startswith("%2F")
+def static_sslmode(url: DatabaseURL) -> str | None:
+    """libpq's sslmode for ``url`` before connecting; ``None`` when a service file decides.
+
+    The URL's own (last) ``sslmode`` wins; else, unless the URL names a ``service``
+    (whose file libpq reads only at connect time), libpq's defaults (``PGSSLMODE``,
+    ``PGSERVICE``'s file, then ``prefer``).
+    """
+    if url.sslmode is not None:
+        return url.sslmode
+    if url.param("service") is not None:
+        return None
+    return libpq_defaults().get("sslmode") or "prefer"
 
 
 @register("settings.valid", "Every setting parses", [DOCTOR])
@@ -62,33 +78,58 @@ def check_settings(ctx: CheckContext) -> Result:
     return passed(f"all {len(ctx.settings.values)} settings parse")
 
 
-@register("database.tls", "Database connection requires TLS", [PRODUCTION])
+_TLS_HINT = ("connect over TCP with ?sslmode=verify-full (or require / verify-ca) in the "
+             "database URL, to a server with TLS enabled")
+
+
+@register("database.tls", "Database connection uses and requires TLS", [PRODUCTION])
 def check_tls(ctx: CheckContext) -> Result:
+    """Judged on the connection that was made, never on the URL's text.
+
+    Pass only when libpq reports TLS in use (``PQsslInUse``) *and* libpq's effective
+    sslmode requires it (so an attacker cannot strip it on the next connection).
+    """
     url, problem = _url(ctx)
     if url is None or problem is not None:
         return problem or fail(_NO_URL, _URL_HINT)
-    hint = "add ?sslmode=verify-full (or require / verify-ca) to the database URL"
-    mode = url.sslmode
-    where = "the URL's sslmode"
-    if mode is None and ctx.environ.get("PGSSLMODE"):
-        mode, where = ctx.environ["PGSSLMODE"], "PGSSLMODE"
+    mode = static_sslmode(url)
     if mode is not None and mode not in LIBPQ_SSLMODES:
-        return fail(f"{where} is not a libpq sslmode: {show(mode)}", hint)
-    if _is_unix_socket(url):
+        return fail(f"libpq's sslmode is not a libpq sslmode: {show(mode)}", _TLS_HINT)
+    probe = ctx.probe()
+    if probe is None or not probe.reachable or probe.transport is None:
+        if mode is not None and mode not in TLS_MODES:
+            return fail(f"libpq's effective sslmode is {mode}: TLS is optional or off "
+                        "(the database was not reached to confirm)", _TLS_HINT)
+        return not_evaluated(
+            "TLS is judged on a live connection and the database is unreachable "
+            "(see database.reachable)",
+            "fix database.reachable, then run the check again",
+        )
+    link = probe.transport
+    if link.unix_socket and not link.ssl_in_use:
         return warn(
-            "the database URL uses a Unix-domain socket, where TLS does not apply",
+            f"connected through {link.target}, where TLS does not apply",
             "make sure the socket is local to this host, or connect over TCP with TLS",
         )
-    if mode is None:
+    if not link.ssl_in_use:
         return fail(
-            "the database URL has no sslmode (libpq defaults to prefer: TLS optional)", hint
+            f"the connection to {link.target} is not encrypted "
+            f"(libpq's effective sslmode is {link.sslmode})",
+            _TLS_HINT,
         )
-    if mode not in TLS_MODES:
-        return fail(f"{where} is {mode}: TLS is optional or off", hint)
-    verified = "and the server certificate is verified" if mode != "require" else (
-        "(certificate not verified)"
+    protocol = f" ({link.protocol})" if link.protocol else ""
+    if link.sslmode not in TLS_MODES:
+        return fail(
+            f"the connection to {link.target} uses TLS{protocol}, but libpq's effective "
+            f"sslmode is {link.sslmode}: TLS is optional and can be stripped",
+            _TLS_HINT,
+        )
+    verified = ("and the server certificate is verified" if link.sslmode != "require"
+                else "(certificate not verified)")
+    return passed(
+        f"the connection to {link.target} uses TLS{protocol}; sslmode is {link.sslmode}: "
+        f"TLS required {verified}"
     )
-    return passed(f"{where} is {mode}: TLS required {verified}")
 
 
 @register("database.reachable", "Database is reachable and its version supported",
@@ -100,12 +141,13 @@ def check_reachable(ctx: CheckContext) -> Result:
     probe = ctx.probe()
     if probe is None or not probe.reachable:
         return fail(
-            f"cannot connect to {_target(url)}: {probe.error if probe else 'no URL'}",
+            f"cannot connect to {_static_target(url)}: {probe.error if probe else 'no URL'}",
             "check the host, port, credentials and that the server is running",
         )
     major = probe.major or 0
     verdict = probes.version_verdict(major)
-    where = f"PostgreSQL {probe.server_version} at {_target(url)}"
+    target = probe.transport.target if probe.transport else _static_target(url)
+    where = f"PostgreSQL {probe.server_version} at {target}"
     if verdict == "old":
         return fail(
             f"{where} is older than the minimum supported PostgreSQL "

@@ -26,6 +26,61 @@ _TRACKING_TABLE_SQL = (
     "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s"
 )
 TRACKING_TABLE = "aksara_migrations"
+_SSL_VERSION_SQL = "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How the connection was actually made, in libpq's own words.
+
+    Why: whether TLS protects the connection is a fact of the connection (libpq's
+    ``PQsslInUse``), not of the URL. The URL, ``PG*`` variables and service files all
+    feed libpq's option resolution; ``PQconninfo`` on the live connection reports the
+    result, and ``PQhost``/``PQhostaddr``/``PQport`` name the server actually reached.
+    """
+
+    host: str
+    hostaddr: str
+    port: str
+    sslmode: str
+    ssl_in_use: bool
+    protocol: str | None = None
+
+    @property
+    def unix_socket(self) -> bool:
+        """A Unix-domain socket: no server address, and a path (or abstract) host."""
+        return not self.hostaddr and (self.host.startswith("/") or self.host.startswith("@"))
+
+    @property
+    def target(self) -> str:
+        where = f"{self.host}:{self.port}" if not self.unix_socket else (
+            f"the Unix-domain socket in {self.host}")
+        if self.hostaddr and self.hostaddr != self.host:
+            where += f" (address {self.hostaddr})"
+        return where
+
+
+def _text(value: bytes | None) -> str:
+    return value.decode("utf-8", "replace") if value else ""
+
+
+def transport_of(conn: psycopg.Connection[Any]) -> Transport:
+    """Read the connection's effective host, port, sslmode and TLS state from libpq."""
+    pgconn = conn.pgconn
+    options = {o.keyword.decode(): _text(o.val) for o in pgconn.info}
+    in_use = bool(pgconn.ssl_in_use)
+    protocol = ""
+    if in_use:  # the server's view of the same session: the TLS protocol version
+        row = conn.execute(_SSL_VERSION_SQL).fetchone()
+        protocol = str(row[0]) if row and row[0] else ""
+    return Transport(
+        host=_text(pgconn.host),
+        hostaddr=_text(pgconn.hostaddr),
+        port=_text(pgconn.port),
+        sslmode=options.get("sslmode") or "prefer",
+        ssl_in_use=in_use,
+        protocol=protocol or None,
+    )
 
 
 @dataclass(frozen=True)
@@ -37,6 +92,8 @@ class Probe:
     server_version: str | None = None
     server_version_num: int | None = None
     tracking_table: bool | None = None
+    #: What libpq reports about the connection that was made (see :class:`Transport`).
+    transport: Transport | None = None
 
     @property
     def major(self) -> int | None:
@@ -67,7 +124,8 @@ def probe_database(url: DatabaseURL, schema: str, timeout: int | None = None) ->
             row = conn.execute("SHOW server_version").fetchone()
             version = str(row[0]).split(" ")[0] if row else str(version_num)
             present = conn.execute(_TRACKING_TABLE_SQL, (schema, TRACKING_TABLE)).fetchone()
-            return Probe(True, None, version, version_num, present is not None)
+            return Probe(True, None, version, version_num, present is not None,
+                         transport_of(conn))
     except psycopg.Error as exc:
         message = first_line(str(exc)) or type(exc).__name__
         return Probe(False, scrub(message, url.secrets()))

@@ -85,6 +85,9 @@ KEY_VERDICTS = {
     f"AKSARA_SECRET_KEY is shorter than {secretkey.MIN_LENGTH} characters",
     "AKSARA_SECRET_KEY has too little entropy (too few distinct characters)",
     "AKSARA_SECRET_KEY is a short pattern repeated",
+    "AKSARA_SECRET_KEY contains a placeholder word (e.g. 'change', 'secret')",
+    "AKSARA_SECRET_KEY is made of keyboard runs or character sequences",
+    "AKSARA_SECRET_KEY repeats itself (it compresses well; random keys do not)",
 }
 
 
