@@ -168,7 +168,7 @@ def test_text_output_names_the_effective_target(
     assert f"127.0.0.1:{server.port}" in line and "sslmode is prefer" in line
 
 
-def test_a_missing_tls_server_fails_in_ci_and_skips_loudly_elsewhere(
+def test_a_missing_tls_server_fails_where_required_and_skips_loudly_elsewhere(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import tlsserver
@@ -177,7 +177,7 @@ def test_a_missing_tls_server_fails_in_ci_and_skips_loudly_elsewhere(
     with pytest.raises(tlsserver.TLSServerUnavailable) as excinfo:
         tlsserver.find_bindir()
     assert "apt-get install -y postgresql" in str(excinfo.value)
-    verdict, message = tlsserver.on_unavailable(str(excinfo.value), {"CI": "true"})
+    verdict, message = tlsserver.on_unavailable(str(excinfo.value), {tlsserver.REQUIRE_VAR: "1"})
     assert verdict == "fail" and "TLS-ON SERVER UNAVAILABLE" in message
-    verdict, message = tlsserver.on_unavailable(str(excinfo.value), {})
+    verdict, message = tlsserver.on_unavailable(str(excinfo.value), {"CI": "true"})
     assert verdict == "skip" and "TLS-ON SERVER UNAVAILABLE" in message
