@@ -16,6 +16,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from aksara_release import stages
 from aksara_release.host.executor import GateConfig, GateUsageError, run_gate
@@ -57,7 +58,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--list", action="store_true", help="list the stages and exit")
     verify = sub.add_parser("verify", help="re-check an evidence directory")
     verify.add_argument("directory", type=Path)
+    _add_release_identity(sub)
     return parser
+
+
+def _add_release_identity(sub: Any) -> None:
+    """``release-identity``: tag, version, changelog, commit and signature (exit codes in
+    :mod:`aksara_release.release_identity`: 0 ok, 1 failed, 2 usage, 3 could not check)."""
+    from aksara_release import release_identity
+
+    parser = sub.add_parser("release-identity", help="check a release tag before publishing")
+    release_identity.add_arguments(parser)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -70,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _interrupt)
     warnings.filterwarnings("ignore", module="platformdirs")
     try:
+        if args.command == "release-identity":
+            from aksara_release import release_identity
+
+            return release_identity.run(args)
         if args.command == "verify":
             from aksara_release.host.verify import verify
 
