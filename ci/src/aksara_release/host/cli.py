@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--list", action="store_true", help="list the stages and exit")
     verify = sub.add_parser("verify", help="re-check an evidence directory")
     verify.add_argument("directory", type=Path)
+    verify.add_argument("--expect-commit", default=None,
+                        help="summary.json must name this commit")
+    verify.add_argument("--expect-tag", default=None, help="summary.json must name this tag")
+    verify.add_argument("--expect-identity", action="store_true",
+                        help="release-identity.json must be present, passed, same commit/tag")
     _add_release_identity(sub)
     return parser
 
@@ -89,6 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from aksara_release.host.verify import verify
 
             problems = verify(args.directory)
+            if not problems:
+                from aksara_release.host.verify import expectation_problems
+
+                problems = expectation_problems(
+                    args.directory, commit=args.expect_commit, tag=args.expect_tag,
+                    identity=args.expect_identity,
+                )
             for problem in problems:
                 print(f"{PROG}: verify: {problem}", file=sys.stderr)
             if problems:
