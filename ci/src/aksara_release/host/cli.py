@@ -96,14 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "verify":
             from aksara_release.host.verify import verify
 
-            problems = verify(args.directory)
-            if not problems:
-                from aksara_release.host.verify import expectation_problems
+            from aksara_release.host.verify import expectation_problems
 
-                problems = expectation_problems(
-                    args.directory, commit=args.expect_commit, tag=args.expect_tag,
-                    identity=args.expect_identity,
-                )
+            problems = verify(args.directory)
+            problems += expectation_problems(
+                args.directory, commit=args.expect_commit, tag=args.expect_tag,
+                identity=args.expect_identity,
+            )
             for problem in problems:
                 print(f"{PROG}: verify: {problem}", file=sys.stderr)
             if problems:
