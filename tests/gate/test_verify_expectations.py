@@ -27,7 +27,7 @@ def bundle(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     (repo / "src" / "aksara").mkdir(parents=True)
     (repo / "pyproject.toml").write_text("[project]\nname='x'\n")
     (repo / "src" / "aksara" / "__init__.py").write_text('__version__ = "0.8.0"\n')
-    monkeypatch.setattr(stages, "build_stages", lambda options=None: (BUILD,))
+    monkeypatch.setattr(stages, "build_stages", lambda options=None, config=None: (BUILD,))
     config = executor.GateConfig(source=repo, evidence_dir=tmp_path / "ev",
                                  gate_home=tmp_path / "home", live=False,
                                  commit=COMMIT, tag=TAG)

@@ -94,9 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return release_identity.run(args)
         if args.command == "verify":
-            from aksara_release.host.verify import verify
-
-            from aksara_release.host.verify import expectation_problems
+            from aksara_release.host.verify import expectation_problems, verify
 
             problems = verify(args.directory)
             problems += expectation_problems(
