@@ -348,6 +348,9 @@ def problems_tag_guard(document: Mapping[str, Any]) -> list[str]:
         for tag in GOOD_TAGS:
             if not pattern.search(tag):
                 problems.append(f"publish: the tag-format check refuses {tag!r}")
+    outside = {str(k): v for k, v in document.items() if k not in ("on", True, "jobs")}
+    if _uses_tag_input(outside):
+        problems.append("publish: the tag input is used at the workflow level, before its check")
     if _uses_tag_input({k: v for k, v in gate.items() if k != "steps"}):
         problems.append("publish:gate: the tag input is used outside the steps, before its check")
     for name, job in all_jobs.items():
@@ -859,6 +862,7 @@ def _add_pypi_run(doc: dict[str, Any], script: str) -> None:
         (lambda d: _drop_run(d, "gate", "$TAG\" =~ ^v[0-9]+", "$TAG\" =~ v[0-9]+"),
          "accepts '-v1'"),
         (lambda d: d["jobs"]["gate"].update(env={"T": "${{ inputs.tag }}"}), "outside the steps"),
+        (lambda d: d.update(env={"T": "${{ github.event.inputs.tag }}"}), "workflow level"),
         (lambda d: d["jobs"]["post-publish"].update(env={"T": "${{ inputs.tag }}"}),
          "post-publish: uses the tag input without needing the gate job"),
         # The pypi job: environment, permissions, nothing installed or executed.
