@@ -7,6 +7,8 @@ Usage::
                            [--osv-url URL] [--source DIR] [--config FILE]
                            [--commit SHA] [--tag vX.Y.Z]
     python3 ci/gate.py verify DIR
+    python3 ci/gate.py release-identity --tag vX.Y.Z [--commit SHA] [--wheel WHL]
+                                        [--require-signed] [--output FILE]
     python3 ci/gate.py test [pytest args]
 
 Why a stdlib bootstrap: the gate must start where nothing is installed. ``run`` and
@@ -120,6 +122,12 @@ def main(argv: list[str]) -> int:
         python = dev_python()
         os.chdir(ROOT)
         return _exec(python, ["-m", "pytest", *rest], env)
+    if command == "release-identity":
+        # Stdlib only: runs with this interpreter on a bare CI runner, no environment.
+        env["PYTHONPATH"] = str(CI_SRC)
+        if not any(a == "--repo" or a.startswith("--repo=") for a in rest):
+            rest = [*rest, "--repo", str(ROOT)]
+        return _exec(Path(sys.executable), ["-m", "aksara_release.host", command, *rest], env)
     if command in ("run", "verify"):
         python = runner_python()
         env["PYTHONPATH"] = str(CI_SRC)
@@ -127,7 +135,8 @@ def main(argv: list[str]) -> int:
         if command == "run" and not any(a == "--source" or a.startswith("--source=") for a in rest):
             rest = [*rest, "--source", str(ROOT)]
         return _exec(python, ["-m", "aksara_release.host", command, *rest], env)
-    print(f"gate: error: unknown command {command!r} (run, verify or test)", file=sys.stderr)
+    known = "run, verify, release-identity or test"
+    print(f"gate: error: unknown command {command!r} ({known})", file=sys.stderr)
     return 2
 
 

@@ -24,6 +24,8 @@ from aksara_release import stages
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "stages-before-config.json").read_text())
 OLD_PATHS = GOLDEN["paths"]
 PATHS = stages.Paths(**OLD_PATHS, gate="/G")
+#: Stages added after the golden snapshot (each has tests of its own).
+ADDED_SINCE = frozenset({"reproducible-build"})
 ORIGIN_ARGS = [
     "-p", "aksara_release.pytest_origin", "--gate-import-name=aksara",
     "--gate-origin-file=/O/import-origin.json",
@@ -69,7 +71,8 @@ def _expected(old: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 def test_this_repository_renders_exactly_as_before(key: str, options: stages.GateOptions) -> None:
-    defs = stages.build_stages(options)
+    # Stages added after the golden file was taken are checked by their own tests.
+    defs = tuple(s for s in stages.build_stages(options) if s.name not in ADDED_SINCE)
     assert [s.name for s in defs] == list(GOLDEN[key])
     assert all(s.skip_reason is None for s in defs)
     for stage in defs:

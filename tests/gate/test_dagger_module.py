@@ -147,6 +147,7 @@ def test_outside_world_readers_bypass_the_function_cache() -> None:
     policies = {name: fn.cache_policy for name, fn in functions.items()}
     assert policies.pop("dependency_audit") == "never"
     assert policies.pop("release_gate") == "never"
+    assert policies.pop("release_identity") == "never"  # reads tags and keys as they are now
     assert set(policies.values()) == {None}  # everything else: Dagger's default
     assert main.READS_OUTSIDE_WORLD == {"dependency-audit"}
 
@@ -210,7 +211,8 @@ def test_full_registration_runs_offline(monkeypatch: pytest.MonkeyPatch) -> None
         for policy in dc.calls(call.args["function"], "withCachePolicy"):
             cached[name] = policy.args["policy"]
     assert checks == {s.function_name for s in ALL_STAGES}
-    assert cached == {"dependency_audit": "Never", "release_gate": "Never"}
+    assert cached == {"dependency_audit": "Never", "release_gate": "Never",
+                      "release_identity": "Never"}
     (ctor,) = dc.calls(typedef, "withConstructor")
     source_arg = next(
         c for c in dc.calls(ctor.args["function"], "withArg") if c.args["name"] == "source"

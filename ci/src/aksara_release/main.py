@@ -42,7 +42,7 @@ import anyio
 import dagger
 from dagger import DefaultPath, Doc, Ignore, ReturnType, check, dag, function, object_type
 
-from aksara_release import bundle, evidence, stages, versions
+from aksara_release import bundle, evidence, release_identity, stages, versions
 from aksara_release import config as gate_config
 from aksara_release.scrub import Scrubber
 
@@ -86,6 +86,36 @@ GATE_CODE = "src"
 EVIDENCE_ROOT = "/evidence"
 #: Longest failed-step description kept in the summary.
 _STEP_TEXT_MAX = 200
+#: The release-identity container: where the gate's package and the checkout live.
+GATE_DIR = stages.CONTAINER_PATHS.gate
+IDENTITY_REPO = "/repo"
+IDENTITY_OUTPUT = "/out/release-identity.json"
+IDENTITY_TOOLS_INSTALL = (
+    "apt-get update -qq && apt-get install -y -qq --no-install-recommends git openssh-client "
+    "> /dev/null && rm -rf /var/lib/apt/lists/*"
+)
+
+
+def release_identity_argv(
+    tag: str,
+    *,
+    commit: str | None = None,
+    wheel: str | None = None,
+    require_signed: bool = False,
+    allowed_signers: str | None = None,
+) -> list[str]:
+    """The command both executors run: ``python -m aksara_release.release_identity``."""
+    argv = ["python", "-m", "aksara_release.release_identity", "--repo", IDENTITY_REPO,
+            "--tag", tag, "--output", IDENTITY_OUTPUT]
+    if commit:
+        argv += ["--commit", commit]
+    if wheel:
+        argv += ["--wheel", wheel]
+    if require_signed:
+        argv.append("--require-signed")
+    if allowed_signers:
+        argv += ["--allowed-signers", allowed_signers]
+    return argv
 
 
 def _doc(name: str) -> str:
@@ -782,11 +812,97 @@ class AksaraRelease:
             ["python", "-m", "aksara_release.bundle", EVIDENCE_ROOT, "/meta.json"]
         ).directory(EVIDENCE_ROOT)
 
+    # ------------------------------------------------------------------ publishing lane
+    # Self-contained: the reproducible-build stage and the release identity (issue 12).
+
+    @function(doc=_doc("reproducible-build"))
+    @check
+    async def reproducible_build(self) -> dagger.Container:
+        return await self._checked("reproducible-build")
+
+    def identity_container(
+        self,
+        tag: str,
+        repository: dagger.GitRepository,
+        *,
+        commit: str | None = None,
+        wheel: dagger.File | None = None,
+        wheel_name: str | None = None,
+        require_signed: bool = False,
+        allowed_signers: dagger.File | None = None,
+    ) -> dagger.Container:
+        """The container running ``release_identity`` on the tag's checkout, with its .git
+        (no engine call). ``git`` and ``ssh-keygen`` come from Debian packages."""
+        release_identity.tag_version(tag)  # refuse a malformed tag before it is used
+        checkout = repository.tag(tag).tree(discard_git_dir=False)
+        ctr = (
+            dag.container()
+            .from_(self._python_image())
+            .with_exec(["sh", "-c", IDENTITY_TOOLS_INSTALL])
+            .with_directory(GATE_DIR, self._gate_code())
+            .with_env_variable("PYTHONPATH", GATE_DIR)
+            .with_env_variable("PYTHONDONTWRITEBYTECODE", "1")
+            .with_directory(IDENTITY_REPO, checkout)
+        )
+        if wheel is not None:
+            ctr = ctr.with_file(f"/wheel/{wheel_name or 'package.whl'}", wheel)
+        if allowed_signers is not None:
+            ctr = ctr.with_file("/allowed_signers", allowed_signers)
+        return ctr.with_workdir(IDENTITY_REPO).with_exec(
+            release_identity_argv(
+                tag, commit=commit,
+                wheel=f"/wheel/{wheel_name or 'package.whl'}" if wheel is not None else None,
+                require_signed=require_signed,
+                allowed_signers="/allowed_signers" if allowed_signers is not None else None,
+            ),
+            expect=ReturnType.ANY,
+        )
+
+    # Reads the repository's tags and keys as they are now. (type: ignore: see above.)
+    @function(cache="never")  # type: ignore[call-overload,untyped-decorator]
+    async def release_identity(
+        self,
+        tag: Annotated[str, Doc("The release tag, vX.Y.Z")],
+        repository: Annotated[
+            dagger.GitRepository,
+            DefaultPath("/"),
+            Doc("The git repository holding the tag (default: the one holding dagger.json)"),
+        ],
+        commit: Annotated[
+            str | None, Doc("The commit the tag must point at (default: the tag's own)")
+        ] = None,
+        wheel: Annotated[
+            dagger.File | None, Doc("The built wheel whose version the tag must name")
+        ] = None,
+        require_signed: Annotated[
+            bool, Doc("The tag must carry an SSH signature by a key in the allowed signers")
+        ] = False,
+        allowed_signers: Annotated[
+            dagger.File | None,
+            Doc("Allowed-signers file (default: .github/allowed_signers at the tag)"),
+        ] = None,
+    ) -> dagger.File:
+        """The release identity (python3 ci/gate.py release-identity, same module): tag =
+        package version, dated CHANGELOG entry, tag on the commit, signature when required.
+        Returns release-identity.json; fails with the reasons when a check fails."""
+        wheel_name = await wheel.name() if wheel is not None else None
+        ctr = self.identity_container(
+            tag, repository, commit=commit, wheel=wheel, wheel_name=wheel_name,
+            require_signed=require_signed, allowed_signers=allowed_signers,
+        )
+        code = await ctr.exit_code()
+        if code != 0:
+            raise ValueError(
+                f"release-identity exited {code}: " + _WS.sub(" ", await ctr.stderr()).strip()
+            )
+        return ctr.file(IDENTITY_OUTPUT)
+
 
 def _in_out(path: str) -> str:
     """A path in ``/out`` as the evidence names it (relative to the stage directory)."""
     prefix = stages.CONTAINER_PATHS.out + "/"
     return path[len(prefix):] if path.startswith(prefix) else path
+
 
 
 def _exec_output(exc: dagger.ExecError) -> str:

@@ -314,6 +314,10 @@ STAGE_TITLES: tuple[tuple[str, str, str], ...] = (
     ("sbom", "SBOM generation",
      "A CycloneDX JSON SBOM of the wheel's installed environment validates against the "
      "schema and lists every runtime dependency."),
+    ("reproducible-build", "Reproducible build",
+     "The wheel and the sdist, built twice from the same tree in separate environments "
+     "(other path, umask and time zone) with SOURCE_DATE_EPOCH fixed, are byte-identical; "
+     "their digests are in the evidence."),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(name for name, _, _ in STAGE_TITLES)
 #: The pytest suites among the stages (each configured by a ``suite`` table).
@@ -559,6 +563,15 @@ def _configured(base: Stage, cfg: StageConfig, project: ProjectConfig,
                 _tool("sbom-verify", "{out}/sbom.cdx.json", "--wheel", "{wheel}"),
             ),
             evidence=("sbom.cdx.json",),
+        )
+    if name == "reproducible-build":
+        # Self-contained: the gate's own stdlib helper runs the pinned `build` twice.
+        return Stage(
+            name=name, title=base.title, proves=base.proves,
+            tools=versions.tools("build"), env=BASE_ENV,
+            steps=(Step(("python", "-m", "aksara_release.reproducible", "--src", "{src}",
+                         "--work", "{work}", "--output", "{out}/reproducible-build.json")),),
+            evidence=("reproducible-build.json",),
         )
     raise AssertionError(name)  # pragma: no cover - STAGE_TITLES lists every stage
 

@@ -16,6 +16,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from aksara_release import stages
 from aksara_release.config import ConfigError
@@ -60,7 +61,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--list", action="store_true", help="list the stages and exit")
     verify = sub.add_parser("verify", help="re-check an evidence directory")
     verify.add_argument("directory", type=Path)
+    verify.add_argument("--expect-commit", default=None,
+                        help="summary.json must name this commit")
+    verify.add_argument("--expect-tag", default=None, help="summary.json must name this tag")
+    verify.add_argument("--expect-identity", action="store_true",
+                        help="release-identity.json must be present, passed, same commit/tag")
+    _add_release_identity(sub)
     return parser
+
+
+def _add_release_identity(sub: Any) -> None:
+    """``release-identity``: tag, version, changelog, commit and signature (exit codes in
+    :mod:`aksara_release.release_identity`: 0 ok, 1 failed, 2 usage, 3 could not check)."""
+    from aksara_release import release_identity
+
+    parser = sub.add_parser("release-identity", help="check a release tag before publishing")
+    release_identity.add_arguments(parser)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -73,10 +89,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _interrupt)
     warnings.filterwarnings("ignore", module="platformdirs")
     try:
+        if args.command == "release-identity":
+            from aksara_release import release_identity
+
+            return release_identity.run(args)
         if args.command == "verify":
-            from aksara_release.host.verify import verify
+            from aksara_release.host.verify import expectation_problems, verify
 
             problems = verify(args.directory)
+            problems += expectation_problems(
+                args.directory, commit=args.expect_commit, tag=args.expect_tag,
+                identity=args.expect_identity,
+            )
             for problem in problems:
                 print(f"{PROG}: verify: {problem}", file=sys.stderr)
             if problems:

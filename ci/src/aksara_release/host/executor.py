@@ -32,7 +32,7 @@ from aksara_release.host.runner import (
 
 #: Heavier stages first so the long poles start early (names not listed go last).
 PRIORITY: tuple[str, ...] = (
-    "package-build", "unit-tests", "static-analysis", "docs-build", "sbom",
+    "package-build", "unit-tests", "static-analysis", "docs-build", "sbom", "reproducible-build",
     "dependency-audit", "migration-tests", "security-tests", "diagnostics-tests",
     "fuzz-tests", "doctor", "migration-smoke", "secret-scan", "workflow-lint", "twine-check",
     "wheel-import",

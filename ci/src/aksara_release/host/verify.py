@@ -103,3 +103,56 @@ def verify(directory: Path, required: Sequence[str] | None = None) -> list[str]:
     ) != "pass":
         problems.append("verdict says pass but the stage results do not")
     return problems
+
+
+#: Where the publish workflow puts the ``release-identity`` report in the evidence.
+IDENTITY_FILE = "release-identity.json"
+
+
+def expectation_problems(
+    directory: Path,
+    *,
+    commit: str | None = None,
+    tag: str | None = None,
+    identity: bool = False,
+) -> list[str]:
+    """Does the evidence describe *this* release? (``verify --expect-commit/--expect-tag
+    /--expect-identity``).
+
+    Why: an intact bundle that passed proves nothing about what is being published
+    unless it names the commit and tag being released. With ``identity``, the
+    ``release-identity.json`` report must be there, have passed, and name the same
+    tag and commit.
+    """
+    root = directory.resolve()
+    try:
+        summary = json.loads((root / evidence.SUMMARY_JSON).read_text(encoding="utf-8"))
+        options = dict(summary["options"])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError,
+            ValueError):
+        return ["summary.json: cannot read the recorded commit and tag"]
+    problems = []
+    for key, wanted in (("commit", commit), ("tag", tag)):
+        if wanted is not None and options.get(key) != wanted:
+            problems.append(
+                f"summary.json: {key} is {options.get(key)!r}, expected {wanted!r}"
+            )
+    if identity:
+        path = root / IDENTITY_FILE
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return [*problems, f"{IDENTITY_FILE}: missing"]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return [*problems, f"{IDENTITY_FILE}: not valid JSON"]
+        if not isinstance(report, dict) or report.get("schema") != "aksara-release-identity/1":
+            return [*problems, f"{IDENTITY_FILE}: not a release-identity report"]
+        if report.get("verdict") != "pass":
+            problems.append(f"{IDENTITY_FILE}: verdict is {report.get('verdict')!r}, not pass")
+        for key, wanted in (("commit", commit or options.get("commit")),
+                            ("tag", tag or options.get("tag"))):
+            if report.get(key) != wanted:
+                problems.append(
+                    f"{IDENTITY_FILE}: {key} is {report.get(key)!r}, the evidence's is {wanted!r}"
+                )
+    return problems
