@@ -13,9 +13,7 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import zipfile
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
