@@ -212,9 +212,9 @@ def error_line(output: str) -> str | None:
     lines = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
     for index in range(len(lines) - 1, -1, -1):
         if lines[index].startswith("Traceback"):
-            tail = [ln for ln in lines[index:] if not ln.startswith(" ")]
-            if len(tail) > 1:
-                return one_line(tail[-1])
+            after = [ln for ln in lines[index + 1:] if not ln.startswith((" ", "\t"))]
+            if after:
+                return one_line(after[0])
     candidates = [ln for ln in lines if _ERROR_LINE.search(ln) and not _NOISE.match(ln)]
     if candidates:
         return one_line(candidates[-1].strip())
