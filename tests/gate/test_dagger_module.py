@@ -27,7 +27,7 @@ import anyio
 import dagger
 import dagger_chain as dc
 import pytest
-from aksara_release import bundle, main, stages, versions
+from aksara_release import bundle, config, main, stages, versions
 from aksara_release.host import verify as host_verify
 from aksara_release.main import AksaraRelease
 from dagger import dag
@@ -42,6 +42,17 @@ PATHS = main.container_paths(WHEEL, SDIST)
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(autouse=True)
+def this_repositorys_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No engine answers ``source.file('pyproject.toml').contents()`` here: the module
+    reads this repository's table, as it would from ``--source=.``."""
+
+    async def project(self: AksaraRelease) -> Any:
+        return config.default()
+
+    monkeypatch.setattr(AksaraRelease, "_project", project)
 
 
 def object_type() -> Any:
@@ -135,7 +146,8 @@ def test_outside_world_readers_bypass_the_function_cache() -> None:
 def test_constructor_defaults() -> None:
     module = AksaraRelease.__dagger_module__  # type: ignore[attr-defined]
     params = object_type().get_constructor(module._converter).parameters
-    assert list(params) == ["source", "python_version", "postgres_version"]
+    assert list(params) == ["source", "python_version", "postgres_version", "config"]
+    assert params["config"].is_optional
     source = params["source"]
     assert source.default_path == "/"
     assert source.ignore == list(versions.SOURCE_IGNORE)

@@ -56,7 +56,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def _install(monkeypatch: pytest.MonkeyPatch, defs: tuple[Stage, ...]) -> None:
-    monkeypatch.setattr(stages, "build_stages", lambda options=None: defs)
+    monkeypatch.setattr(stages, "build_stages", lambda options=None, config=None: defs)
 
 
 def _config(repo: Path, tmp_path: Path, **kw: object) -> executor.GateConfig:

@@ -26,7 +26,7 @@ BUILD = _stage("package-build", Step((
 
 
 def _install(monkeypatch: pytest.MonkeyPatch, defs: tuple[stages.Stage, ...]) -> None:
-    monkeypatch.setattr(stages, "build_stages", lambda options=None: defs)
+    monkeypatch.setattr(stages, "build_stages", lambda options=None, config=None: defs)
 
 
 @pytest.fixture()

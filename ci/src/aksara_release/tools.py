@@ -66,21 +66,40 @@ def canonical_name(name: str) -> str:
 
 
 # --------------------------------------------------------------------------- expect-exit
-def expect_exit(code: int, argv: Sequence[str]) -> int:
+def expect_exit(code: int, argv: Sequence[str], match: str | None = None) -> int:
     """Run ``argv``; its stdout passes through; succeed only on exit ``code``.
 
     Used where the *correct* outcome is a specific failure (a tampered migration must
-    make ``aksara status`` exit 5, not 0 and not a crash).
+    make ``aksara status`` exit 5, not 0 and not a crash). With ``match``, the
+    command's output (stdout or stderr) must also match that regular expression: for a
+    CLI whose exit code alone (1) cannot tell a detected edit from any other error.
     """
     if not argv:
         raise ToolError("expect-exit needs a command after --")
-    sys.stdout.flush()
     try:
-        proc = subprocess.run(list(argv), check=False)
+        pattern = re.compile(match) if match else None
+    except re.error as exc:
+        raise ToolError(f"--match: not a regular expression ({exc})") from None
+    sys.stdout.flush()
+    output = ""
+    try:
+        if pattern is None:
+            returncode = subprocess.run(list(argv), check=False).returncode
+        else:
+            captured = subprocess.run(list(argv), check=False, capture_output=True, text=True,
+                                      errors="replace")
+            sys.stdout.write(captured.stdout)
+            sys.stderr.write(captured.stderr)
+            sys.stdout.flush()
+            output = captured.stdout + captured.stderr
+            returncode = captured.returncode
     except FileNotFoundError:
         raise ToolError(f"command not found: {argv[0]}") from None
-    if proc.returncode != code:
-        return _fail([f"{argv[0]} exited {proc.returncode}, expected {code}"], "expect-exit")
+    if returncode != code:
+        return _fail([f"{argv[0]} exited {returncode}, expected {code}"], "expect-exit")
+    if pattern is not None and not pattern.search(output):
+        return _fail([f"{argv[0]} exited {code} but its output does not match {match!r}"],
+                      "expect-exit")
     print(f"{PROG}: expect-exit: {argv[0]} exited {code} as expected", file=sys.stderr)
     return OK
 
@@ -133,16 +152,51 @@ def smoke_verify(status_json: str, migrations_dir: str) -> int:
     return OK
 
 
-def tamper(migrations_dir: str) -> int:
-    """Append a comment to the first migration: an edit after it was applied."""
-    files = _migration_files(migrations_dir)
+def tamper(migrations_dir: str, pattern: str | None = None) -> int:
+    """Append a comment to the first migration: an edit after it was applied.
+
+    ``pattern`` (a glob) selects the migration files of a project whose migrations are
+    not ``NNNN_name.sql``; the first by name is edited, with a ``#`` comment for Python
+    files and a ``--`` comment otherwise.
+    """
+    if pattern is None:
+        files = _migration_files(migrations_dir)
+    else:
+        root = Path(migrations_dir)
+        if not root.is_dir():
+            raise ToolError(f"{migrations_dir}: not a directory")
+        files = sorted(p for p in root.glob(pattern)
+                       if p.is_file() and not p.name.startswith("_"))
     if not files:
         raise ToolError(f"{migrations_dir}: no migration files")
     target = files[0]
     data = target.read_bytes()
     separator = b"" if data.endswith(b"\n") or not data else b"\n"
-    target.write_bytes(data + separator + TAMPER_LINE.encode())
+    line = TAMPER_LINE.replace("--", "#", 1) if target.suffix == ".py" else TAMPER_LINE
+    target.write_bytes(data + separator + line.encode())
     print(f"{PROG}: tamper: appended a comment to {target.name}")
+    return OK
+
+
+def write_files(directory: str, payload: str) -> int:
+    """Write the files of a JSON object (name -> text) into ``directory``: the smoke
+    migrations a ``--config`` file carries from beside itself into the stage."""
+    try:
+        files = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise ToolError(f"write-files: not valid JSON (line {exc.lineno})") from None
+    if not isinstance(files, dict) or not files or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+    ):
+        raise ToolError("write-files: expected a non-empty JSON object of name -> text")
+    root = Path(directory)
+    for name in files:
+        if "/" in name or "\\" in name or name in (".", "..") or not name:
+            raise ToolError(f"write-files: {name!r} is not a plain file name")
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+    print(f"{PROG}: write-files: {len(files)} files in {directory}")
     return OK
 
 
@@ -346,12 +400,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("expect-exit", help="run a command, succeed only on an exact exit code")
     p.add_argument("code", type=int)
+    p.add_argument("--match", default=None, help="regular expression the output must match")
     p.add_argument("argv", nargs=argparse.REMAINDER)
     p = sub.add_parser("smoke-verify", help="check an `aksara status --format json` report")
     p.add_argument("status_json")
     p.add_argument("migrations_dir")
     p = sub.add_parser("tamper", help="edit the first migration file after it was applied")
     p.add_argument("migrations_dir")
+    p.add_argument("--pattern", default=None, help="glob of the migration files")
+    p = sub.add_parser("write-files", help="write a JSON object of name -> text as files")
+    p.add_argument("directory")
+    p.add_argument("payload")
     p = sub.add_parser("audit-verdict", help="judge a pip-audit JSON report")
     p.add_argument("report")
     p.add_argument("requirements")
@@ -404,11 +463,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             command = list(args.argv)
             if command and command[0] == "--":
                 command = command[1:]
-            return expect_exit(args.code, command)
+            return expect_exit(args.code, command, args.match)
         if args.command == "smoke-verify":
             return smoke_verify(args.status_json, args.migrations_dir)
         if args.command == "tamper":
-            return tamper(args.migrations_dir)
+            return tamper(args.migrations_dir, args.pattern)
+        if args.command == "write-files":
+            return write_files(args.directory, args.payload)
         if args.command == "audit-verdict":
             return audit_verdict(args.report, args.requirements)
         if args.command == "secrets-verdict":

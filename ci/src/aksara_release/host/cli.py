@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aksara_release import stages
+from aksara_release.config import ConfigError
 from aksara_release.host.executor import GateConfig, GateUsageError, run_gate
 from aksara_release.host.runner import DEFAULT_STAGE_TIMEOUT
 
@@ -44,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--osv-url", default=None,
                      help="OSV-compatible vulnerability service for pip-audit")
     run.add_argument("--source", type=Path, default=Path.cwd(), help="repository to check")
+    run.add_argument("--config", type=Path, default=None, dest="config_file",
+                     help="TOML file overlaid on the source's [tool.aksara-release] table")
     run.add_argument("--commit", default=None,
                      help="source commit recorded in summary.json (default: git HEAD)")
     run.add_argument("--tag", default=None,
@@ -82,8 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: verify: OK: {args.directory} is intact and every required stage passed")
             return 0
         if args.list:
-            for stage in stages.build_stages():
-                print(f"{stage.name:<20} {stage.title}")
+            from aksara_release.host.executor import load_project
+
+            project = load_project(args.source.resolve(), args.config_file)
+            for stage in stages.build_stages(stages.GateOptions(), project):
+                state = f"  [skipped: {stage.skip_reason}]" if stage.skip_reason else ""
+                print(f"{stage.name:<20} {stage.title}{state}")
             return 0
         skip = tuple(n for group in args.skip or () for n in group)
         gate_home = Path(os.environ.get("AKSARA_GATE_HOME") or args.source / ".gate").resolve()
@@ -101,9 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             stage_timeout=args.stage_timeout,
             commit=args.commit,
             tag=args.tag,
+            config_file=args.config_file,
         )
         return run_gate(config)
-    except GateUsageError as exc:
+    except (GateUsageError, ConfigError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return USAGE
     except KeyboardInterrupt:

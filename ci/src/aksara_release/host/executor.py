@@ -9,7 +9,6 @@ without that dependency start at once. At most ``jobs`` stages run at a time
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from aksara_release import config as gate_config
 from aksara_release import evidence, stages, versions
 from aksara_release.host import snapshot
 from aksara_release.host.database import DatabaseServer, database_server
@@ -84,6 +84,8 @@ class GateConfig:
     #: Source commit and release tag recorded in summary.json (default: read from git).
     commit: str | None = None
     tag: str | None = None
+    #: A TOML file overlaid on the source's ``[tool.aksara-release]`` (``--config``).
+    config_file: Path | None = None
 
 
 def _git(source: Path, *args: str) -> str | None:
@@ -109,7 +111,8 @@ def source_revision(source: Path) -> tuple[str | None, str | None]:
 
 def select(all_stages: Sequence[stages.Stage], only: Sequence[str], skip: Sequence[str]
            ) -> dict[str, str]:
-    """Skip reasons for stages that will not run (``--only`` / ``--skip``)."""
+    """Skip reasons for stages that will not run: not configured (the configuration's
+    reason wins), then ``--only`` / ``--skip``."""
     known = {s.name for s in all_stages}
     unknown = [n for n in (*only, *skip) if n not in known]
     if unknown:
@@ -118,7 +121,9 @@ def select(all_stages: Sequence[stages.Stage], only: Sequence[str], skip: Sequen
         )
     reasons: dict[str, str] = {}
     for s in all_stages:
-        if only and s.name not in only:
+        if s.skip_reason is not None:
+            reasons[s.name] = s.skip_reason
+        elif only and s.name not in only:
             reasons[s.name] = "not selected (--only)"
         elif s.name in skip:
             reasons[s.name] = "skipped with --skip"
@@ -146,13 +151,21 @@ def prepare_evidence_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
 
 
-def package_version(source: Path) -> str | None:
-    init = source / "src" / "aksara" / "__init__.py"
-    try:
-        match = re.search(r'__version__\s*=\s*"([^"]+)"', init.read_text(encoding="utf-8"))
-    except OSError:
+def wheel_version(wheel: Path | None) -> str | None:
+    """The version of the built wheel, from its file name (PEP 427:
+    ``<name>-<version>-<tags>.whl``): what was checked, whatever the source says."""
+    if wheel is None:
         return None
-    return match.group(1) if match else None
+    parts = wheel.name.split("-")
+    return parts[1] if len(parts) >= 5 else None
+
+
+def load_project(source: Path, config_file: Path | None) -> gate_config.ProjectConfig:
+    """The checked project's configuration; a bad one is a usage error (exit 2)."""
+    try:
+        return gate_config.load(source, config_file)
+    except gate_config.ConfigError as exc:
+        raise GateUsageError(str(exc)) from None
 
 
 def _find_dist(dist: Path) -> tuple[Path | None, Path | None, str | None]:
@@ -191,13 +204,17 @@ def _finish_stage(result: evidence.StageResult, out: Path, root: Path) -> eviden
 
 def run_gate(config: GateConfig) -> int:
     """Run the gate; write the evidence; return the exit code (0 pass, 1 fail, 3 incomplete)."""
-    all_stages = stages.build_stages(stages.GateOptions(osv_url=config.osv_url))
-    skip_reasons = select(all_stages, config.only, config.skip)
     if config.jobs < 1:
         raise GateUsageError("--jobs must be at least 1")
     source = config.source.resolve()
     if not (source / "pyproject.toml").is_file():
         raise GateUsageError(f"{source} has no pyproject.toml; pass the repository with --source")
+    project = load_project(source, config.config_file)
+    try:
+        all_stages = stages.build_stages(stages.GateOptions(osv_url=config.osv_url), project)
+    except gate_config.ConfigError as exc:
+        raise GateUsageError(str(exc)) from None
+    skip_reasons = select(all_stages, config.only, config.skip)
     found_commit, found_tag = source_revision(source)
     commit, tag = config.commit or found_commit, config.tag or found_tag
     ev = config.evidence_dir.resolve()
@@ -259,8 +276,8 @@ def run_gate(config: GateConfig) -> int:
         ordered,
         executor="host",
         required=stages.required_stages(),
-        package=stages.PACKAGE,
-        version=package_version(source),
+        package=project.package or "(unknown)",
+        version=wheel_version(wheel),
         dist=dist_artifacts,
         started_at=started_at,
         wall_time_s=wall,
@@ -268,6 +285,7 @@ def run_gate(config: GateConfig) -> int:
         options={
             "only": list(config.only), "skip": list(config.skip), "jobs": config.jobs,
             "osv_url": config.osv_url, "commit": commit, "tag": tag,
+            "config": project.origin,
         },
         environment={"cpu_count": os.cpu_count(), "tools": dict(versions.TOOLS)},
     )

@@ -23,7 +23,7 @@ from typing import IO
 from aksara_release import evidence
 from aksara_release.host import venvs
 from aksara_release.host.database import DatabaseServer
-from aksara_release.stages import Paths, RenderedStage, Stage, Step
+from aksara_release.stages import GATE_SRC, Paths, RenderedStage, Stage, Step
 
 MASK = "***"
 #: Processes of running steps, so an interrupted gate can stop them all.
@@ -85,6 +85,7 @@ class StageContext:
             dist=str(self.dist),
             wheel=str(self.wheel) if self.wheel else "{wheel}",
             sdist=str(self.sdist) if self.sdist else "{sdist}",
+            gate=GATE_SRC,
         )
 
 

@@ -1,0 +1,97 @@
+"""The gate on this repository behaves exactly as before the configuration existed.
+
+``golden/stages-before-config.json`` is ``Stage.render`` of every stage, taken from
+the hard-coded definitions just before they moved into ``[tool.aksara-release]``
+(commit b822299). Rendering this repository's table now must give the same stages,
+titles, tools, environment, steps, evidence and dependencies, with exactly two
+documented changes:
+
+- ``PYTHONPATH`` is ``{gate}`` (the gate brings its own helper package) instead of
+  ``{src}/ci/src``;
+- every pytest step loads the gate's ``aksara_release.pytest_origin`` plugin and
+  declares ``import-origin.json`` (tests must run against the installed wheel).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aksara_release import stages
+
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "stages-before-config.json").read_text())
+OLD_PATHS = GOLDEN["paths"]
+PATHS = stages.Paths(**OLD_PATHS, gate="/G")
+ORIGIN_ARGS = [
+    "-p", "aksara_release.pytest_origin", "--gate-import-name=aksara",
+    "--gate-origin-file=/O/import-origin.json",
+]
+
+
+def _snapshot(stage: stages.Stage) -> dict[str, Any]:
+    rendered = stage.render(PATHS)
+    return {
+        "title": stage.title,
+        "install_tools": list(rendered.install_tools) if rendered.install_tools else None,
+        "install_wheel": list(rendered.install_wheel) if rendered.install_wheel else None,
+        "workdir": rendered.workdir,
+        "env": dict(rendered.env),
+        "steps": [[list(s.argv), s.stdout] for s in rendered.steps],
+        "database": stage.database,
+        "needs_source": stage.needs_source,
+        "generated_secrets": list(stage.generated_secrets),
+        "evidence": list(stage.evidence),
+        "needs_dist": stage.needs_dist,
+        "produces_dist": stage.produces_dist,
+    }
+
+
+def _expected(old: dict[str, Any]) -> dict[str, Any]:
+    """Today's snapshot with the two documented changes applied."""
+    new = json.loads(json.dumps(old))
+    if new["env"].get("PYTHONPATH") == "/S/ci/src":
+        new["env"]["PYTHONPATH"] = "/G"
+    for step in new["steps"]:
+        argv = step[0]
+        if argv[:3] == ["python", "-m", "pytest"]:
+            argv.extend(ORIGIN_ARGS)
+            new["evidence"].append("import-origin.json")
+    return new
+
+
+@pytest.mark.parametrize(
+    ("key", "options"),
+    [
+        ("default", stages.GateOptions()),
+        ("osv", stages.GateOptions(osv_url="http://127.0.0.1:9/v1/query")),
+    ],
+)
+def test_this_repository_renders_exactly_as_before(key: str, options: stages.GateOptions) -> None:
+    defs = stages.build_stages(options)
+    assert [s.name for s in defs] == list(GOLDEN[key])
+    assert all(s.skip_reason is None for s in defs)
+    for stage in defs:
+        assert _snapshot(stage) == _expected(GOLDEN[key][stage.name]), stage.name
+
+
+def test_the_golden_file_is_the_old_definition_and_the_changes_are_real() -> None:
+    """The comparison can fail: the old PYTHONPATH differs from today's."""
+    old = GOLDEN["default"]["unit-tests"]
+    assert old["env"]["PYTHONPATH"] == "/S/ci/src"
+    assert _snapshot(stages.get_stage("unit-tests")) != old
+
+
+def test_database_tls_keeps_the_tls_check() -> None:
+    without = stages.get_stage("doctor", stages.GateOptions(database_tls=False))
+    with_tls = stages.get_stage("doctor", stages.GateOptions(database_tls=True))
+    assert "database.tls" in without.steps[-1].argv
+    assert "database.tls" not in with_tls.steps[-1].argv
+    assert "not evaluated" in without.proves and "not evaluated" not in with_tls.proves
+
+
+def test_container_paths_carry_the_gate() -> None:
+    assert stages.CONTAINER_PATHS.gate == "/gate"
+    assert stages.BASE_ENV["PYTHONPATH"] == "{gate}"
+    assert (Path(stages.GATE_SRC) / "aksara_release" / "tools.py").is_file()
