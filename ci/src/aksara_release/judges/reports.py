@@ -182,7 +182,7 @@ def judge_mypy(path: str) -> Judgement:
 
 
 # ----------------------------------------------------------------------------- mkdocs
-_MKDOCS_PROBLEM = re.compile(r"^(?:WARNING|ERROR)\s*-\s*(?P<msg>.+)$", re.M)
+_MKDOCS_PROBLEM = re.compile(r"^(?P<level>WARNING|ERROR)\s*-\s*(?P<msg>.+)$", re.M)
 
 
 def judge_mkdocs(output: str, site: str) -> Judgement:
@@ -192,7 +192,7 @@ def judge_mkdocs(output: str, site: str) -> Judgement:
     pages = len(list(site_dir.rglob("*.html"))) if site_dir.is_dir() else 0
     judgement = Judgement(examined="pages", counts={"pages": pages})
     for match in _MKDOCS_PROBLEM.finditer(output):
-        judgement.findings.append(Finding(rule="mkdocs", location="",
+        judgement.findings.append(Finding(rule=match.group("level"), location="",
                                           message=one_line(match.group("msg"), 240)))
     judgement.counts["findings"] = len(judgement.findings)
     return judgement
