@@ -126,14 +126,18 @@ def judge_pip_audit(path: str, *, target_python: str, package: str) -> Judgement
     skipped dependency, one missing from the report, or a requirement missing from the
     environment is a problem; ``dependencies_audited`` must equal the installed
     distributions minus the package and :data:`BOOTSTRAP`."""
+    installed = installed_distributions(target_python)
+    judgement = Judgement(examined="dependencies_audited")
+    # First what the environment lacks: it explains an empty audit better than the audit.
+    for item in missing_requirements(installed, package):
+        judgement.problems.append(f"requirement {item} is not installed in the target "
+                                  "environment")
     report = read_json(path)
     deps = report.get("dependencies") if isinstance(report, dict) else None
     if not isinstance(deps, list):
         raise JudgeError(f"report {Path(path).name} is not a pip-audit JSON report")
-    installed = installed_distributions(target_python)
     expected = {n: d for n, d in installed.items()
                 if n != canonical_name(package) and n not in BOOTSTRAP}
-    judgement = Judgement(examined="dependencies_audited")
     audited: set[str] = set()
     for dep in deps:
         name = canonical_name(str(dep.get("name", "")))
@@ -153,9 +157,6 @@ def judge_pip_audit(path: str, *, target_python: str, package: str) -> Judgement
                                   "not audited")
     for name in sorted(audited - set(expected)):
         judgement.problems.append(f"{name} was audited but is not installed in the target")
-    for item in missing_requirements(installed, package):
-        judgement.problems.append(f"requirement {item} is not installed in the target "
-                                  "environment")
     judgement.counts.update(
         dependencies_installed=len(expected),
         dependencies_audited=len(audited),
