@@ -183,3 +183,26 @@ def test_bundle_reads_the_verdict_like_the_host(tmp_path: Path) -> None:
     assert stage["reason"] == reason and stage["checks"][0]["counts"]["files"] == 3
     result = json.loads((tmp_path / "stages" / "static-analysis" / "result.json").read_text())
     assert result["reason"] == reason and result["checks"] == stage["checks"]
+
+
+# ----------------------------------------------------------------------------- stage shape
+def test_every_judged_stage_ends_with_a_verdict_over_all_its_tools() -> None:
+    from aksara_release import stages
+
+    helper = ("python", "-m", "aksara_release.tools")
+    judged_stages = 0
+    for stage in stages.build_stages():
+        tools = [s.argv[s.argv.index("--name") + 1] for s in stage.steps
+                 if s.argv[:4] == (*helper, "run-tool")]
+        if not tools:
+            continue
+        judged_stages += 1
+        last = stage.steps[-1].argv
+        assert last[:5] == (*helper, "verdict", "{out}"), stage.name
+        assert list(last[6::2]) == tools and len(set(tools)) == len(tools), stage.name
+        assert "verdict.json" in stage.evidence, stage.name
+    # every stage with a report-producing tool is judged
+    assert judged_stages == 13  # all but wheel-import, migration-smoke and workflow-lint
+    analysers = stages.get_stage("static-analysis").steps
+    assert [s.argv[s.argv.index("--name") + 1] for s in analysers[:-1]] == [
+        "ruff", "bandit", "mypy", "zizmor"]
