@@ -206,3 +206,17 @@ def test_every_judged_stage_ends_with_a_verdict_over_all_its_tools() -> None:
     analysers = stages.get_stage("static-analysis").steps
     assert [s.argv[s.argv.index("--name") + 1] for s in analysers[:-1]] == [
         "ruff", "bandit", "mypy", "zizmor"]
+
+
+def test_error_line_names_the_cause_of_a_bare_reraise_and_the_quoted_input() -> None:
+    chained = ("Traceback (most recent call last):\n  File \"a\", line 1, in q\n"
+               "requests.exceptions.HTTPError: 500 Server Error\n\nThe above exception was the "
+               "direct cause of the following exception:\n\nTraceback (most recent call "
+               "last):\n  File \"b\", line 2, in m\npip_audit._service.interface.ServiceError\n")
+    assert error_line(chained) == ("pip_audit._service.interface.ServiceError (caused by "
+                                   "requests.exceptions.HTTPError: 500 Server Error)")
+    quoted = ("Traceback (most recent call last):\n  File \"c\", line 3, in d\n"
+              "ValueError: Dependency #2 of field `project.dependencies` is invalid: Expected "
+              "end\n    sqlparse>=>0.5.3,<1\n            ^\n\nERROR Backend subprocess exited\n")
+    assert error_line(quoted) == ("ValueError: Dependency #2 of field `project.dependencies` is "
+                                  "invalid: Expected end: sqlparse>=>0.5.3,<1")

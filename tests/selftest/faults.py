@@ -117,6 +117,16 @@ def broken_pyproject(repo: Path) -> str:
     return "pyproject.toml"
 
 
+def bad_dependency_specifier(repo: Path) -> str:
+    """A typo in a dependency specifier: the build backend rejects the metadata."""
+    path = repo / "pyproject.toml"
+    text = path.read_text()
+    new = text.replace('"sqlparse>=0.5.3,<1"', '"sqlparse>=>0.5.3,<1"', 1)
+    assert new != text, "the sqlparse dependency changed"
+    path.write_text(new)
+    return "sqlparse>=>0.5.3,<1"
+
+
 def readme_twine_rejects(repo: Path) -> str:
     """Declare the README as reStructuredText and give it markup that does not render."""
     path = repo / "pyproject.toml"
@@ -127,7 +137,7 @@ def readme_twine_rejects(repo: Path) -> str:
     path.write_text(new)
     readme = repo / "README.md"
     readme.write_text(readme.read_text() + "\n\n.. planted-unknown-directive::\n\n`unclosed\n")
-    return "long_description"
+    return "planted-unknown-directive"
 
 
 def wheel_missing_module(repo: Path) -> str:

@@ -227,7 +227,8 @@ def _tool_reason(name: str, code: int | None, exit_ok: bool, judgement: Judgemen
         more = len(items) - 1
         text = f"{name}: {items[0]}" + (f", and {more} more" if more else "")
         if not exit_ok and code is not None and not judgement.findings:
-            text += f" (exit {code})"
+            line = rep.error_line(output)
+            text += f" (exit {code}: {line})" if line else f" (exit {code})"
         return text
     line = rep.error_line(output)
     return f"{name} exited {code}" + (f": {line}" if line else "")

@@ -210,11 +210,25 @@ def error_line(output: str) -> str | None:
     A traceback's final line (the exception and its message) wins; otherwise the last
     line that reads like an error; otherwise the last non-empty line."""
     lines = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
-    for index in range(len(lines) - 1, -1, -1):
-        if lines[index].startswith("Traceback"):
-            after = [ln for ln in lines[index + 1:] if not ln.startswith((" ", "\t"))]
-            if after:
-                return one_line(after[0])
+    raised: list[str] = []  # the exception line ending each traceback, in order
+    for index, line in enumerate(lines):
+        if line.startswith("Traceback"):
+            rest = lines[index + 1:]
+            at = next((i for i, ln in enumerate(rest) if not ln.startswith((" ", "\t"))), None)
+            if at is None:
+                continue
+            text = rest[at]
+            # an indented line right after the message quotes the offending input
+            quoted = rest[at + 1].strip() if at + 1 < len(rest) else ""
+            if quoted and rest[at + 1].startswith((" ", "\t")) and not quoted.startswith(
+                    ("File ", "^")):
+                text = f"{text}: {quoted}"
+            raised.append(text)
+    if raised:
+        last = raised[-1]
+        if ": " not in last and len(raised) > 1:  # a bare re-raise: name its cause too
+            return one_line(f"{last} (caused by {raised[-2]})")
+        return one_line(last)
     candidates = [ln for ln in lines if _ERROR_LINE.search(ln) and not _NOISE.match(ln)]
     if candidates:
         return one_line(candidates[-1].strip())
