@@ -20,36 +20,15 @@ from pathlib import Path
 
 import pytest
 from aksara_release import tools as gate_tools
-from aksara_release import versions
-from aksara_release.host import venvs
 
 REPO = Path(__file__).resolve().parents[2]
 CI_SRC = REPO / "ci" / "src"
-TOOL_PINS = versions.tools("detect-secrets", "pip-audit", "cyclonedx-bom", "cyclonedx-python-lib")
 
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(CI_SRC)
     return env
-
-
-@pytest.fixture(scope="session")
-def tool_bin() -> Path:
-    """A venv with the pinned scanning tools (built once per pin set)."""
-    home = Path(os.environ.get("AKSARA_GATE_HOME") or REPO / ".gate")
-    stamp = hashlib.sha256("\n".join((sys.version, *TOOL_PINS)).encode()).hexdigest()[:12]
-    venv = home / f"test-tools-{stamp}"
-    ok = venv / ".complete"
-    if not ok.exists():
-        import shutil
-
-        shutil.rmtree(venv, ignore_errors=True)
-        bin_dir = venvs.create_venv(venv, python=sys.executable)
-        subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", *TOOL_PINS], check=True)
-        ok.write_text(stamp)
-    return venv / "bin"
 
 
 def run_tool(*args: str, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
@@ -242,4 +221,6 @@ def test_sbom_verify_with_real_cyclonedx(tool_bin: Path, tmp_path: Path) -> None
     data["components"] = "not a list"
     sbom.write_text(json.dumps(data))
     broken = run_tool("sbom-verify", str(sbom), "--wheel", str(_wheel(tmp_path, [])), python=py)
-    assert broken.returncode in (1, 2) and "Traceback" not in broken.stderr
+    # components that are not a list: the document fails the schema, a check failure (1)
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr
+    assert "not valid CycloneDX" in broken.stderr

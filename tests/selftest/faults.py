@@ -117,6 +117,16 @@ def broken_pyproject(repo: Path) -> str:
     return "pyproject.toml"
 
 
+def bad_dependency_specifier(repo: Path) -> str:
+    """A typo in a dependency specifier: the build backend rejects the metadata."""
+    path = repo / "pyproject.toml"
+    text = path.read_text()
+    new = text.replace('"pglast>=8.8,<9"', '"pglast>=>8.8,<9"', 1)
+    assert new != text, "the pglast dependency changed"
+    path.write_text(new)
+    return "pglast>=>8.8,<9"
+
+
 def readme_twine_rejects(repo: Path) -> str:
     """Declare the README as reStructuredText and give it markup that does not render."""
     path = repo / "pyproject.toml"
@@ -127,7 +137,7 @@ def readme_twine_rejects(repo: Path) -> str:
     path.write_text(new)
     readme = repo / "README.md"
     readme.write_text(readme.read_text() + "\n\n.. planted-unknown-directive::\n\n`unclosed\n")
-    return "long_description"
+    return "planted-unknown-directive"
 
 
 def wheel_missing_module(repo: Path) -> str:
@@ -154,9 +164,109 @@ def sbom_before_install(repo: Path) -> str:
     head, tail = text[:start], text[start:]
     env = "                *_WHEEL_ONLY_ENV,\n"
     assert env in tail, "sbom stage no longer builds its wheel-only environment"
-    # Keep creating the venv first, but install the wheel only after the SBOM was made.
+    # Keep creating the venv first, but install the wheel only after the SBOM was judged.
     tail = tail.replace(env, "                _WHEEL_ONLY_ENV[0],\n", 1)
-    marker = '                _tool("sbom-verify"'
-    tail = tail.replace(marker, "                _WHEEL_ONLY_ENV[1],\n" + marker, 1)
+    end = '            ),\n            evidence=("sbom.cdx.json"'
+    assert end in tail, "sbom stage steps no longer end before its evidence"
+    tail = tail.replace(end, "                _WHEEL_ONLY_ENV[1],\n" + end, 1)
     path.write_text(head + tail)
-    return "is not a component"
+    return "the package itself"
+
+
+# ----------------------------------------------------------------------------- one tool each
+def ruff_finding(repo: Path) -> str:
+    """An unused import: ruff's finding only (bandit, mypy and zizmor accept it)."""
+    _write(repo / "src" / "aksara" / f"_{MARK}_ruff.py",
+           '"""Planted: an unused import (ruff F401)."""\n\nimport os\n')
+    return f"F401 src/aksara/_{MARK}_ruff.py:3"
+
+
+def mypy_error(repo: Path) -> str:
+    """A wrong return type: mypy's finding only (ruff and bandit do not type-check)."""
+    _write(repo / "src" / "aksara" / f"_{MARK}_mypy.py",
+           '"""Planted: a type error (mypy return-value)."""\n\n\n'
+           "def answer() -> int:\n    return str(42)\n")
+    return f"return-value src/aksara/_{MARK}_mypy.py:5"
+
+
+def zizmor_template_injection(repo: Path) -> str:
+    """A workflow expanding an attacker-controlled comment in a shell: zizmor's only.
+
+    zizmor's SARIF mode exits 0 with this finding; only the report shows it."""
+    _write(repo / ".github" / "workflows" / f"{MARK}.yml",
+           "name: planted\non: issue_comment\npermissions: {}\njobs:\n  echo:\n"
+           "    runs-on: ubuntu-latest\n    steps:\n"
+           '      - run: echo "${{ github.event.comment.body }}"\n')
+    return "template-injection"
+
+
+# ----------------------------------------------------------------------------- looked at nothing
+def empty_test_suite(repo: Path) -> str:
+    """The fuzz suite points at a directory without tests: pytest collects nothing."""
+    (repo / "tests" / f"{MARK}_empty").mkdir(parents=True)
+    path = repo / "pyproject.toml"
+    text = path.read_text()
+    new = text.replace('paths = ["tests/security/fuzz"]', f'paths = ["tests/{MARK}_empty"]', 1)
+    assert new != text, "the fuzz-tests table no longer names tests/security/fuzz"
+    path.write_text(new)
+    return "examined 0 tests run"
+
+
+def audit_without_dependencies(repo: Path) -> str:
+    """A ``--no-deps`` slips into the audit's wheel-only install: nothing left to audit."""
+    path = repo / "ci" / "src" / "aksara_release" / "stages.py"
+    text = path.read_text()
+    start = text.index("def _audit_stage(")
+    head, tail = text[:start], text[start:]
+    env = "            *_WHEEL_ONLY_ENV,\n"
+    assert env in tail, "the audit stage no longer builds its wheel-only environment"
+    tail = tail.replace(env, '            _WHEEL_ONLY_ENV[0],\n            Step(("{work}/target/bin'
+                        '/python", *PIP_INSTALL[1:], "--no-deps", "{wheel}")),\n', 1)
+    path.write_text(head + tail)
+    return "(required by aksara-framework) is not installed in the target environment"
+
+
+def analyser_missing_directory(repo: Path) -> str:
+    """bandit is pointed at a directory that does not exist (it exits 0 on that)."""
+    path = repo / "pyproject.toml"
+    text = path.read_text()
+    new = text.replace('targets = ["src", "ci/src"]', f'targets = ["{MARK}_missing", "ci/src"]')
+    assert new != text, "the bandit table no longer targets src and ci/src"
+    path.write_text(new)
+    return f"tool error: {MARK}_missing: No such file or directory"
+
+
+STRIP_COMPONENT = (
+    "import json, sys; p = sys.argv[1]; d = json.load(open(p)); "
+    "d['components'] = [c for c in d['components'] "
+    "if c['name'].lower().replace('_', '-') != 'typing-extensions']; "
+    "json.dump(d, open(p, 'w'))"
+)
+
+
+def sbom_missing_transitive(repo: Path) -> str:
+    """The SBOM leaves out a transitive dependency (typing-extensions, via psycopg)."""
+    path = repo / "ci" / "src" / "aksara_release" / "stages.py"
+    text = path.read_text()
+    old = ('                    ("cyclonedx-py", "environment", "--output-reproducible",\n'
+           '                     "--output-format", "JSON", "--output-file", '
+           '"{out}/sbom.cdx.json",\n'
+           '                     "{work}/target/bin/python"),\n')
+    assert old in text, "the sbom stage's cyclonedx-py command changed"
+    script = ("cyclonedx-py environment --output-reproducible --output-format JSON "
+              "--output-file {out}/sbom.cdx.json {work}/target/bin/python && "
+              f"python -c \"{STRIP_COMPONENT}\" {{out}}/sbom.cdx.json")
+    new = f"                    (\"sh\", \"-c\", {script!r}),  # noqa: E501\n"
+    path.write_text(text.replace(old, new))
+    return "missing-component typing-extensions=="
+
+
+def readme_declared_rst(repo: Path) -> str:
+    """The Markdown README is declared reStructuredText (twine may still accept it)."""
+    path = repo / "pyproject.toml"
+    text = path.read_text()
+    new = re.sub(r'^readme = .*$', 'readme = {file = "README.md", content-type = "text/x-rst"}',
+                 text, count=1, flags=re.M)
+    assert new != text
+    path.write_text(new)
+    return "Description-Content-Type is text/x-rst, but the readme README.md is text/markdown"

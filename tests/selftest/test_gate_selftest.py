@@ -1,16 +1,24 @@
-"""Plant every fault the gate must catch; prove the stage meant to catch it goes red.
+"""Plant every fault the gate must catch; prove the stage meant to catch it goes red,
+with a reason line that names the fault.
 
 One copy carries all faults that do not stop the build, and one gate run checks
-them together (each stage is judged on its own evidence); faults that break the
-build or need a different audit service get their own short runs. The unmodified
-repository passing is proven by the full gate run of ``.ci/run`` on the repository
-itself, and here when ``AKSARA_SELFTEST_CLEAN=1`` (a second full run is expensive).
+them together (each stage is judged on its own evidence); the static-analysis stage
+gets one fault per analyser, each visible to that analyser only, and every analyser
+must report its own. A second copy carries the "examined nothing" faults (an empty
+test suite, an audit of zero dependencies, an analyser given a missing directory, an
+SBOM missing a transitive dependency) and the README declared with the wrong content
+type; in that run exactly the planted stages may fail. Faults that break the build or
+need a different audit service get their own short runs. The unmodified repository
+passing is proven by the full gate run of ``.ci/run`` on the repository itself, and
+here when ``AKSARA_SELFTEST_CLEAN=1`` (a second full run is expensive).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import faults
 import pytest
@@ -18,7 +26,7 @@ from gatecopy import GateRun, copy_repo, run_gate
 
 pytestmark = pytest.mark.selftest
 
-#: stage -> (planting function, a text that must appear in that stage's log)
+#: stage -> planting function; it returns a text the stage's reason line must contain
 PLANTED = {
     "unit-tests": faults.failing_unit_test,
     "security-tests": faults.failing_security_test,
@@ -28,20 +36,63 @@ PLANTED = {
     "migration-smoke": faults.checksum_ignores_content,
     "doctor": faults.unsafe_production_setting,
     "docs-build": faults.broken_docs_link,
-    "static-analysis": faults.bandit_high_finding,
     "secret-scan": faults.cloud_key,
     "twine-check": faults.readme_twine_rejects,
     "wheel-import": faults.wheel_missing_module,
     "sbom": faults.sbom_before_install,
 }
+#: static-analysis: one fault per analyser that only that analyser can see
+TOOL_FAULTS = {
+    "ruff": faults.ruff_finding,
+    "bandit": faults.bandit_high_finding,
+    "mypy": faults.mypy_error,
+    "zizmor": faults.zizmor_template_injection,
+}
+#: The file each analyser's fault is planted in (no other analyser may report it).
+PLANTED_FILES = {"ruff": f"_{faults.MARK}_ruff.py", "bandit": f"_{faults.MARK}_shell.py",
+                 "mypy": f"_{faults.MARK}_mypy.py", "zizmor": f"{faults.MARK}.yml"}
+#: Test stages: planted tests elsewhere in tests/ fail there too, so the suite's first
+#: failure may be another planted one; the fault must then be among its findings.
+TEST_STAGES = ("unit-tests", "security-tests", "diagnostics-tests", "fuzz-tests",
+               "migration-tests")
+#: "Examined nothing" (and the README content type): exactly these stages go red.
+NOTHING = {
+    "fuzz-tests": faults.empty_test_suite,
+    "dependency-audit": faults.audit_without_dependencies,
+    "static-analysis": faults.analyser_missing_directory,
+    "sbom": faults.sbom_missing_transitive,
+    "twine-check": faults.readme_declared_rst,
+}
+NOTHING_RUN = ("package-build", "twine-check", "wheel-import", "fuzz-tests",
+               "dependency-audit", "static-analysis", "secret-scan", "sbom")
+
+
+def check_record(run: GateRun, stage: str, tool: str) -> dict[str, Any]:
+    path = run.evidence / "stages" / stage / "checks" / f"{tool}.json"
+    return json.loads(path.read_text())
+
+
+def failed_tests(run: GateRun, stage: str) -> set[str]:
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(run.evidence / "stages" / stage / "junit.xml").getroot()
+    return {str(case.get("name")) for case in root.iter("testcase")
+            if case.find("failure") is not None or case.find("error") is not None}
+
+
+def finding_texts(record: dict[str, Any]) -> str:
+    return "\n".join(
+        f"{f['rule']} {f['location']}: {f['message']}" for f in record["first_findings"]
+    ) + "\n" + "\n".join(record["problems"])
 
 
 @pytest.fixture(scope="module")
 def many_faults(selftest_root: Path, request: pytest.FixtureRequest) -> tuple[GateRun, dict]:
     osv = request.getfixturevalue("osv_stub_module")
-    osv.vulnerable["sqlparse"] = "99.0"
+    osv.vulnerable["pglast"] = "99.0"
     copy = copy_repo(selftest_root / "many")
     markers = {stage: plant(copy) for stage, plant in PLANTED.items()}
+    markers.update({tool: plant(copy) for tool, plant in TOOL_FAULTS.items()})
     run = run_gate(copy, "--skip", "workflow-lint", "--osv-url", osv.url)
     return run, markers
 
@@ -53,31 +104,91 @@ def test_planted_fault_turns_its_stage_red(many_faults, stage: str) -> None:
     assert run.summary["verdict"] == "fail"
     result = run.stage(stage)
     assert result["status"] == "failed", (stage, result)
-    log = run.log(stage) + "\n".join(
-        p.read_text(errors="replace")
-        for p in (run.evidence / "stages" / stage).iterdir()
-        if p.suffix in (".json", ".sarif", ".txt")
-    )
-    if stage == "doctor":
-        import json
-
-        report = json.loads((run.evidence / "stages" / "doctor" / "doctor.json").read_text())
-        check = next(c for c in report["checks"] if c["id"] == markers[stage])
-        assert check["status"] == "fail", check
+    reason = result["reason"] or ""
+    marker = markers.get(stage, "PYSEC-2026-")  # the stub's advisory id
+    if stage in TEST_STAGES and marker not in reason:
+        # another planted test failed first: the reason names it and counts the rest;
+        # the planted test is among the failures of the stage's JUnit report
+        assert " more" in reason and "failure tests/" in reason, reason
+        assert marker in failed_tests(run, stage), stage
         return
-    if stage == "static-analysis" and (result["failed_step"] or "").startswith("step 1/"):
-        pytest.fail("static-analysis failed at ruff, before bandit ran: the repository itself "
-                    f"must be ruff-clean for this fault to be judged ({result['reason']})")
-    marker = markers.get(stage, "PYSEC-2026")  # the stub's advisory id
-    assert marker in log, f"{stage} failed, but not because of the planted fault ({marker})"
+    assert marker in reason, f"{stage}: the reason does not name the fault: {reason}"
+    if stage == "dependency-audit":
+        assert "pglast==" in reason and "fixed in 99.0" in reason, reason
 
 
-def test_broken_pyproject_fails_the_build(selftest_root: Path) -> None:
+def test_static_analysis_runs_every_analyser(many_faults) -> None:
+    run, _ = many_faults
+    result = run.stage("static-analysis")
+    assert result["status"] == "failed"
+    assert [c["name"] for c in result["checks"]] == list(TOOL_FAULTS)
+    assert result["reason"].startswith("ruff: F401 ")
+    assert result["reason"].endswith("also failed: bandit, mypy, zizmor"), result["reason"]
+    summary_md = (run.evidence / "summary.md").read_text()
+    for tool in TOOL_FAULTS:
+        assert f"| static-analysis | {tool} | yes |" in summary_md
+
+
+@pytest.mark.parametrize("tool", list(TOOL_FAULTS))
+def test_each_analyser_reports_the_fault_only_it_can_see(many_faults, tool: str) -> None:
+    run, markers = many_faults
+    record = check_record(run, "static-analysis", tool)
+    assert record["ran"] and record["status"] == "failed", record
+    assert record["counts"]["files"] >= 1
+    assert record["reason"].startswith(f"{tool}: ")
+    # other planted faults (e.g. the redefined checksum function) may come first
+    assert markers[tool] in finding_texts(record), record["reason"]
+    planted_file = PLANTED_FILES[tool]
+    for other in TOOL_FAULTS:
+        if other != tool:
+            assert planted_file not in finding_texts(check_record(run, "static-analysis", other))
+
+
+@pytest.fixture(scope="module")
+def nothing_examined(selftest_root: Path, request: pytest.FixtureRequest
+                     ) -> tuple[GateRun, dict]:
+    osv = request.getfixturevalue("osv_stub_module")
+    osv.vulnerable.clear()
+    osv.broken.clear()
+    copy = copy_repo(selftest_root / "nothing")
+    markers = {stage: plant(copy) for stage, plant in NOTHING.items()}
+    run = run_gate(copy, "--only", ",".join(NOTHING_RUN), "--osv-url", osv.url)
+    return run, markers
+
+
+def test_examining_nothing_turns_exactly_its_stage_red(nothing_examined) -> None:
+    run, markers = nothing_examined
+    statuses = {s["name"]: s["status"] for s in run.summary["stages"] if s["name"] in NOTHING_RUN}
+    expected = {name: ("failed" if name in NOTHING else "passed") for name in NOTHING_RUN}
+    assert statuses == expected, {n: run.stage(n)["reason"] for n in statuses}
+    for stage, marker in markers.items():
+        reason = run.stage(stage)["reason"] or ""
+        if stage == "twine-check" and not reason.startswith("readme"):
+            # twine itself may reject the README rendered as reStructuredText too
+            assert "also failed: readme" in reason, reason
+            reason = check_record(run, stage, "readme")["reason"]
+        assert marker in reason, f"{stage}: {reason}"
+
+
+def test_broken_pyproject_is_a_usage_error(selftest_root: Path) -> None:
+    """The gate reads its configuration from pyproject.toml: unparsable TOML stops it
+    before any stage, with one line naming the file (exit 2)."""
     copy = copy_repo(selftest_root / "pyproject")
     faults.broken_pyproject(copy)
     run = run_gate(copy, "--only", "package-build,twine-check")
+    assert run.code == 2
+    assert "pyproject.toml: not valid TOML" in run.output and "Traceback" not in run.output
+
+
+def test_bad_dependency_specifier_fails_the_build(selftest_root: Path) -> None:
+    copy = copy_repo(selftest_root / "specifier")
+    marker = faults.bad_dependency_specifier(copy)
+    run = run_gate(copy, "--only", "package-build,twine-check")
     assert run.code == 1
-    assert run.stage("package-build")["status"] == "failed"
+    build = run.stage("package-build")
+    assert build["status"] == "failed"
+    assert build["reason"].startswith("build exited 1: "), build["reason"]
+    assert marker in build["reason"], build["reason"]  # the exact error line
     assert "needs package-build" in run.stage("twine-check")["reason"]
 
 
@@ -89,7 +200,11 @@ def test_unauditable_dependency_fails_the_audit(selftest_root: Path, osv_stub_mo
     run = run_gate(copy, "--only", only, "--osv-url", osv_stub_module.url)
     assert run.code == 1
     assert run.stage("package-build")["status"] == "passed"
-    assert run.stage("dependency-audit")["status"] == "failed"
+    audit = run.stage("dependency-audit")
+    assert audit["status"] == "failed"
+    # pip-audit crashes on the service error (no report); the reason says why
+    assert audit["reason"].startswith("pip-audit: report pip-audit.json is missing (exit 1: ")
+    assert "500 Server Error" in audit["reason"], audit["reason"]
 
 
 @pytest.mark.skipif(os.environ.get("AKSARA_SELFTEST_CLEAN") != "1",

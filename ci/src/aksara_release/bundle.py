@@ -106,6 +106,7 @@ def finish(
             )
         except (KeyError, ValueError) as exc:
             raise BundleError(f"meta: stage {name}: {exc}") from None
+        result = evidence.apply_verdict(result, stage_dir)
         log = stage_dir / evidence.LOG_FILE
         if not log.is_file():
             log.write_text(f"# stage {name}: no log\n", encoding="utf-8")

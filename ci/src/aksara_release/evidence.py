@@ -23,7 +23,7 @@ import json
 import platform
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -106,6 +106,9 @@ class StageResult:
     failed_step: str | None = None
     started_at: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Per tool: ran, exit code, counts of what it examined, findings, status (from the
+    #: stage's ``verdict.json``; see :func:`apply_verdict`).
+    checks: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in STAGE_STATUSES:
@@ -123,6 +126,8 @@ class StageResult:
             "failed_step": self.failed_step,
             "artifacts": [a.to_json() for a in self.artifacts],
         }
+        if self.checks:
+            data["checks"] = [dict(c) for c in self.checks]
         if self.extra:
             data["extra"] = dict(self.extra)
         return data
@@ -140,7 +145,42 @@ class StageResult:
             failed_step=data.get("failed_step"),
             started_at=data.get("started_at"),
             extra=dict(data.get("extra", {})),
+            checks=tuple(dict(c) for c in data.get("checks", ())),
         )
+
+
+#: Written by the stage's ``verdict`` step (``aksara_release.judges.checks``).
+VERDICT_FILE = "verdict.json"
+CHECKS_DIR = "checks"
+
+
+def apply_verdict(result: StageResult, stage_dir: Path) -> StageResult:
+    """Fold the stage's ``verdict.json`` into its result (both executors call this).
+
+    The per-tool checks and counts go into ``checks``; a failed stage's reason becomes
+    the verdict's actionable reason line. Fail-closed: tool records without a verdict,
+    or a verdict that failed while the stage passed, fail the stage.
+    """
+    if result.status not in ("passed", "failed"):
+        return result
+    path = stage_dir / VERDICT_FILE
+    has_checks = (stage_dir / CHECKS_DIR).is_dir()
+    if not path.is_file():
+        if has_checks and result.status == "passed":
+            return replace(result, status="failed",
+                           reason="tools recorded checks but no verdict step judged them")
+        return result
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        checks = tuple(dict(c) for c in data["checks"])
+        passed = bool(data["passed"])
+        reason = data.get("reason")
+    except (OSError, ValueError, KeyError, TypeError):
+        return replace(result, status="failed", reason=f"{VERDICT_FILE} is unreadable")
+    result = replace(result, checks=checks)
+    if not passed:
+        return replace(result, status="failed", reason=str(reason or "a tool failed"))
+    return result
 
 
 def skipped(name: str, title: str, reason: str) -> StageResult:
@@ -312,6 +352,26 @@ def render_summary_md(summary: Mapping[str, Any]) -> str:
         )
     for name in summary.get("missing_stages", ()):
         lines.append(f"| {_cell(name)} | MISSING | | | required stage has no result |")
+    checked = [(stage, check) for stage in summary.get("stages", ())
+               for check in stage.get("checks", ())]
+    if checked:
+        lines += [
+            "",
+            "## What each stage examined",
+            "",
+            "| Stage | Tool | Ran | Examined | Findings | Passed |",
+            "| --- | --- | --- | --- | ---: | --- |",
+        ]
+        for stage, check in checked:
+            counts = check.get("counts") or {}
+            examined = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()
+                                 if k != "findings")
+            lines.append(
+                f"| {_cell(stage['name'])} | {_cell(check.get('name'))} "
+                f"| {'yes' if check.get('ran') else 'no'} | {_cell(examined or '-')} "
+                f"| {check.get('findings', 0)} "
+                f"| {'yes' if check.get('status') == 'passed' else _cell(check.get('status'))} |"
+            )
     if summary.get("dist"):
         lines += ["", "## Distributions", ""]
         lines += [f"- `{a['path']}` sha256 `{a['sha256']}`" for a in summary["dist"]]
@@ -331,6 +391,7 @@ __all__ = [
     "Artifact",
     "StageResult",
     "all_artifacts",
+    "apply_verdict",
     "artifact_from_bytes",
     "artifact_from_file",
     "build_summary",

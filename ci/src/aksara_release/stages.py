@@ -27,6 +27,8 @@ Stdlib only: imported by the Dagger runtime, the host runner and the tests.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,6 +226,32 @@ def _tool(*argv: str, stdout: str | None = None) -> Step:
     return Step(("python", "-m", "aksara_release.tools", *argv), stdout=stdout)
 
 
+def _judged(name: str, judge: str, argv: Sequence[str], *, report: str | None = None,
+            stdout: str | None = None, options: Sequence[str] = ()) -> Step:
+    """A tool step judged by its report *and* its exit code (``run-tool``, see
+    ``judges/checks.py``). It records ``{out}/checks/<name>.json`` and exits 0, so every
+    tool of a stage runs; the stage's last step, :func:`_verdict`, fails the stage."""
+    return _tool(
+        "run-tool", "--name", name, "--judge", judge, "--out", "{out}",
+        *(("--report", report) if report else ()), *(("--stdout", stdout) if stdout else ()),
+        *options, "--", *argv,
+    )
+
+
+def _with_verdict(*steps: Step) -> tuple[Step, ...]:
+    """``steps`` then the verdict over every judged one among them (each must have left
+    its record: a tool step that silently did not run fails the stage)."""
+    names = [step.argv[step.argv.index("--name") + 1] for step in steps
+             if step.argv[:4] == ("python", "-m", "aksara_release.tools", "run-tool")]
+    expect = [a for name in names for a in ("--expect", name)]
+    return (*steps, _tool("verdict", "{out}", *expect))
+
+
+#: Evidence every judged stage writes besides its reports (``checks/`` holds one
+#: record per tool, named after it).
+VERDICT_EVIDENCE = ("verdict.json",)
+
+
 def _tools(names: Sequence[str], stage: StageConfig | None, key: str = "tools") -> tuple[str, ...]:
     """Pinned requirements: a name of ``versions.TOOLS`` or a requirement with ``==``."""
     out: list[str] = []
@@ -345,15 +373,17 @@ def _pytest_stage(base: Stage, cfg: StageConfig, project: ProjectConfig) -> Stag
         f"--gate-origin-file={{out}}/{ORIGIN_FILE}",
         *((f"--gate-min-tests={cfg.get('min-tests')}",) if cfg.get("min-tests") else ()),
     )
+    min_tests = int(cfg.get("min-tests", 1))
     return Stage(
         name=base.name, title=base.title, proves=base.proves,
         tools=_tools(cfg.get("tools", ("pytest",)), cfg),
         wheel_extras=tuple(cfg.get("extras", ())),
         database=bool(cfg.get("database", False)),
         env={**BASE_ENV, **cfg.get("env", {})},
-        steps=(Step(argv),),
-        evidence=("junit.xml", ORIGIN_FILE),
-        min_tests=cfg.get("min-tests"),
+        steps=_with_verdict(_judged("pytest", "junit", argv, report="{out}/junit.xml",
+                                    options=("--min", str(min_tests)))),
+        evidence=("junit.xml", ORIGIN_FILE, *VERDICT_EVIDENCE),
+        min_tests=min_tests,
     )
 
 
@@ -429,13 +459,32 @@ def _doctor_stage(base: Stage, cfg: StageConfig, project: ProjectConfig,
     elif options.database_tls:
         proves += " The database connection's TLS is evaluated for real."
     output = str(cfg.get("output", "doctor.json"))
-    steps.append(Step(argv, stdout=f"{{out}}/{output}"))
+    report_schema = cfg.get("report-schema")
+    tools: tuple[str, ...] = ()
+    if report_schema is None:
+        steps.append(Step(argv, stdout=f"{{out}}/{output}"))
+    else:
+        # Judged by the document: schema-valid, and every production check present with
+        # pass, except the ids the stage itself skips (reported not evaluated).
+        skipped = [a for a in (skip_tls if not options.database_tls else ())
+                   if _CHECK_ID.match(a)]
+        judge_opts = ("--schema", "{src}/" + str(report_schema).strip("/"),
+                      *(o for check in skipped for o in ("--not-evaluated", check)))
+        steps = list(_with_verdict(*steps, _judged(
+            "doctor", "doctor", argv, report=f"{{out}}/{output}",
+            stdout=f"{{out}}/{output}", options=judge_opts)))
+        evidence.extend(VERDICT_EVIDENCE)
+        tools = versions.tools("jsonschema")
     evidence.append(output)
     return Stage(
-        name=base.name, title=base.title, proves=proves, wheel_extras=(), database=True,
-        env=env, generated_secrets=tuple(cfg.get("generated-secrets", ())),
+        name=base.name, title=base.title, proves=proves, tools=tools, wheel_extras=(),
+        database=True, env=env, generated_secrets=tuple(cfg.get("generated-secrets", ())),
         steps=tuple(steps), evidence=tuple(evidence),
     )
+
+
+#: A doctor check id (``database.tls``) among the ``skip-tls`` arguments.
+_CHECK_ID = re.compile(r"^[a-z_]+\.[a-z_]+$")
 
 
 def _static_stage(base: Stage, cfg: StageConfig) -> Stage:
@@ -450,25 +499,43 @@ def _static_stage(base: Stage, cfg: StageConfig) -> Stage:
     for name in analysers:
         table = cfg.get(name)
         args, targets = tuple(table.get("args", ())), tuple(table.get("targets", ()))
+        # Each analyser is judged by its report (findings, files examined) and its exit
+        # code; every one runs, and the verdict step fails the stage at the end.
         if name == "ruff":
-            steps.append(Step(("ruff", "check", *args, "--output-format", "sarif",
-                               "--output-file", "{out}/ruff.sarif", *targets)))
+            # ruff's SARIF names no file when clean: ruff's own file list is the count.
+            listing = " ".join(shlex.quote(a) for a in ("ruff", "check", *args,
+                                                        "--show-files", *targets))
+            steps.append(_judged(
+                "ruff", "sarif",
+                ("ruff", "check", *args, "--output-format", "sarif",
+                 "--output-file", "{out}/ruff.sarif", *targets),
+                report="{out}/ruff.sarif", options=("--list-files", listing, "--root", "{src}"),
+            ))
             evidence.append("ruff.sarif")
         elif name == "bandit":
-            steps.append(Step(("bandit", *args, "-r", *targets, "-ll", "-ii",
-                               "-f", "sarif", "-o", "{out}/bandit.sarif")))
+            steps.append(_judged(
+                "bandit", "sarif",
+                ("bandit", *args, "-r", *targets, "-ll", "-ii", "-f", "sarif",
+                 "-o", "{out}/bandit.sarif"),
+                report="{out}/bandit.sarif",
+            ))
             evidence.append("bandit.sarif")
         elif name == "mypy":
-            steps.append(Step(("mypy", *args, *targets), stdout="{out}/mypy.txt"))
+            steps.append(_judged("mypy", "mypy", ("mypy", *args, *targets),
+                                 report="{out}/mypy.txt", stdout="{out}/mypy.txt"))
             evidence.append("mypy.txt")
         else:
-            steps.append(Step(("zizmor", "--offline", *args, "--format", "sarif", *targets),
-                              stdout="{out}/zizmor.sarif"))
+            # zizmor's SARIF mode exits 0 with findings: only the report can tell.
+            steps.append(_judged(
+                "zizmor", "sarif", ("zizmor", "--offline", *args, "--format", "sarif", *targets),
+                report="{out}/zizmor.sarif", stdout="{out}/zizmor.sarif",
+                options=("--examined-pattern", r"completed (\S+)"),
+            ))
             evidence.append("zizmor.sarif")
     return Stage(
         name=base.name, title=base.title, proves=base.proves,
         tools=versions.tools(*analysers), wheel_extras=(), env=BASE_ENV,
-        steps=tuple(steps), evidence=tuple(evidence),
+        steps=_with_verdict(*steps), evidence=(*evidence, *VERDICT_EVIDENCE),
     )
 
 
@@ -483,13 +550,23 @@ def _configured(base: Stage, cfg: StageConfig, project: ProjectConfig,
         return Stage(
             name=name, title=base.title, proves=base.proves,
             tools=versions.tools("build"), env=BASE_ENV,
-            steps=(Step(("python", "-m", "build", "--outdir", "{dist}", "{src}")),),
+            steps=_with_verdict(
+                _judged("build", "exit", ("python", "-m", "build", "--outdir", "{dist}", "{src}"))
+            ),
+            evidence=VERDICT_EVIDENCE,
         )
     if name == "twine-check":
         return Stage(
             name=name, title=base.title, proves=base.proves,
             tools=versions.tools("twine"), env=BASE_ENV, needs_source=False,
-            steps=(Step(("twine", "check", "--strict", "{wheel}", "{sdist}")),),
+            steps=_with_verdict(
+                _judged("twine", "exit", ("twine", "check", "--strict", "{wheel}", "{sdist}")),
+                # twine renders the README as declared: a Markdown file declared text/x-rst
+                # passes it. The declared type must match the readme file's suffix.
+                _judged("readme", "readme", (),
+                        options=("--wheel", "{wheel}", "--sdist", "{sdist}")),
+            ),
+            evidence=VERDICT_EVIDENCE,
         )
     if name == "wheel-import":
         import_name = project.require_import_name(name)
@@ -511,8 +588,12 @@ def _configured(base: Stage, cfg: StageConfig, project: ProjectConfig,
         return Stage(
             name=name, title=base.title, proves=base.proves,
             tools=_tools(cfg.get("tools", ("mkdocs",)), cfg), env=BASE_ENV,
-            steps=(Step(("mkdocs", "build", "--strict", *chosen,
-                         "--site-dir", "{work}/site")),),
+            steps=_with_verdict(_judged(
+                "mkdocs", "mkdocs",
+                ("mkdocs", "build", "--strict", *chosen, "--site-dir", "{work}/site"),
+                options=("--site", "{work}/site"),
+            )),
+            evidence=VERDICT_EVIDENCE,
         )
     if name == "dependency-audit":
         return _audit_stage(base, project, options)
@@ -541,15 +622,16 @@ def _configured(base: Stage, cfg: StageConfig, project: ProjectConfig,
         return Stage(
             name=name, title=base.title, proves=base.proves,
             tools=versions.tools("detect-secrets"), env=BASE_ENV,
-            steps=(
-                Step(("detect-secrets", "scan", "--all-files", *excludes, *plugins, "."),
-                     stdout="{out}/detect-secrets.json"),
-                _tool("secrets-verdict", "{out}/detect-secrets.json", "--sarif",
-                      "{out}/secrets.sarif", *baseline),
-            ),
-            evidence=("detect-secrets.json", "secrets.sarif"),
+            steps=_with_verdict(_judged(
+                "detect-secrets", "detect-secrets",
+                ("detect-secrets", "scan", "--all-files", *excludes, *plugins, "."),
+                report="{out}/detect-secrets.json", stdout="{out}/detect-secrets.json",
+                options=("--sarif", "{out}/secrets.sarif", *baseline),
+            )),
+            evidence=("detect-secrets.json", "secrets.sarif", *VERDICT_EVIDENCE),
         )
     if name == "sbom":
+        package = _require_package(project, name)
         return Stage(
             name="sbom",
             title=base.title, proves=base.proves,
@@ -557,12 +639,18 @@ def _configured(base: Stage, cfg: StageConfig, project: ProjectConfig,
             env=BASE_ENV,
             steps=(
                 *_WHEEL_ONLY_ENV,
-                Step(("cyclonedx-py", "environment", "--output-reproducible",
-                      "--output-format", "JSON", "--output-file", "{out}/sbom.cdx.json",
-                      "{work}/target/bin/python")),
-                _tool("sbom-verify", "{out}/sbom.cdx.json", "--wheel", "{wheel}"),
+                *_with_verdict(_judged(
+                    "cyclonedx", "cyclonedx",
+                    ("cyclonedx-py", "environment", "--output-reproducible",
+                     "--output-format", "JSON", "--output-file", "{out}/sbom.cdx.json",
+                     "{work}/target/bin/python"),
+                    report="{out}/sbom.cdx.json",
+                    # every distribution installed there, transitive ones included
+                    options=("--target-python", "{work}/target/bin/python",
+                             "--package", package),
+                )),
             ),
-            evidence=("sbom.cdx.json",),
+            evidence=("sbom.cdx.json", *VERDICT_EVIDENCE),
         )
     if name == "reproducible-build":
         # Self-contained: the gate's own stdlib helper runs the pinned `build` twice.
@@ -576,12 +664,17 @@ def _configured(base: Stage, cfg: StageConfig, project: ProjectConfig,
     raise AssertionError(name)  # pragma: no cover - STAGE_TITLES lists every stage
 
 
-def _audit_stage(base: Stage, project: ProjectConfig, options: GateOptions) -> Stage:
+def _require_package(project: ProjectConfig, stage: str) -> str:
     if not project.package:
         raise ConfigError(
             f"{project.origin}: {gate_config.TABLE_NAME}.package: required by stage "
-            "dependency-audit (or a [project].name)"
+            f"{stage} (or a [project].name)"
         )
+    return project.package
+
+
+def _audit_stage(base: Stage, project: ProjectConfig, options: GateOptions) -> Stage:
+    package = _require_package(project, base.name)
     audit_service = (
         ("--vulnerability-service", "osv", "--osv-url", options.osv_url)
         if options.osv_url
@@ -593,21 +686,25 @@ def _audit_stage(base: Stage, project: ProjectConfig, options: GateOptions) -> S
         steps=(
             *_WHEEL_ONLY_ENV,
             Step(
-                ("{work}/target/bin/python", "-m", "pip", "freeze", "--exclude",
-                 project.package),
+                ("{work}/target/bin/python", "-m", "pip", "freeze", "--exclude", package),
                 stdout="{out}/requirements.txt",
             ),
-            Step(
+            # Judged against the target environment itself: every installed distribution
+            # but the package (and the venv's installer) audited, requirements installed
+            # transitively (a --no-deps install would leave nothing to audit).
+            *_with_verdict(_judged(
+                "pip-audit", "pip-audit",
                 (
                     "pip-audit", "--requirement", "{out}/requirements.txt",
                     "--no-deps", "--disable-pip", "--progress-spinner", "off",
                     *audit_service,
                     "--format", "json", "--output", "{out}/pip-audit.json",
-                )
-            ),
-            _tool("audit-verdict", "{out}/pip-audit.json", "{out}/requirements.txt"),
+                ),
+                report="{out}/pip-audit.json",
+                options=("--target-python", "{work}/target/bin/python", "--package", package),
+            )),
         ),
-        evidence=("requirements.txt", "pip-audit.json"),
+        evidence=("requirements.txt", "pip-audit.json", *VERDICT_EVIDENCE),
     )
 
 

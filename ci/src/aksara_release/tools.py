@@ -27,6 +27,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from aksara_release.judges import JudgeError
+from aksara_release.judges.checks import JUDGES, ToolSpec, run_tool, verdict
+
 OK = 0
 CHECK_FAILED = 1
 USAGE = 2
@@ -477,6 +480,41 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sbom-verify", help="validate a CycloneDX SBOM against the wheel")
     p.add_argument("sbom")
     p.add_argument("--wheel", required=True)
+    p = sub.add_parser(
+        "run-tool",
+        help="run one tool, judge its report and exit code, record checks/<name>.json; "
+        "exits 0 (the stage's verdict step fails it)",
+    )
+    p.add_argument("--name", required=True, help="the check's name (ruff, pytest, ...)")
+    p.add_argument("--judge", required=True, choices=JUDGES)
+    p.add_argument("--out", required=True, help="the stage's evidence directory")
+    p.add_argument("--report", help="the report file the tool writes")
+    p.add_argument("--stdout", help="write the tool's stdout to this file")
+    p.add_argument("--ok-exit", type=int, action="append", dest="ok_exit",
+                   help="an exit code that means success (default 0; repeatable)")
+    p.add_argument("--min", type=int, default=1, dest="minimum",
+                   help="the least it must examine (files, tests, dependencies...)")
+    p.add_argument("--list-files", help="a command listing the files the tool examines")
+    p.add_argument("--examined-pattern", help="regex: distinct matches in the output are "
+                   "the files examined")
+    p.add_argument("--target-python", help="the interpreter of the audited environment")
+    p.add_argument("--package", help="the distribution the environment was built for")
+    p.add_argument("--schema", help="the JSON schema the report must match")
+    p.add_argument("--not-evaluated", action="append", default=[],
+                   help="a doctor check id the stage skips (repeatable)")
+    p.add_argument("--site", help="the built documentation directory (mkdocs)")
+    p.add_argument("--wheel")
+    p.add_argument("--sdist")
+    p.add_argument("--sarif", help="also write the findings as SARIF here (detect-secrets)")
+    p.add_argument("--baseline", help="a detect-secrets baseline of reviewed findings, "
+                   "left out of the judgement (detect-secrets)")
+    p.add_argument("--root", help="strip this prefix from file URIs in findings")
+    p.add_argument("argv", nargs=argparse.REMAINDER)
+    p = sub.add_parser("verdict", help="fail the stage if any recorded tool failed; write "
+                       "verdict.json")
+    p.add_argument("out")
+    p.add_argument("--expect", action="append", default=[],
+                   help="a check that must have a record (repeatable)")
     return parser
 
 
@@ -502,7 +540,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             return secrets_verdict(args.report, args.sarif, args.baseline)
         if args.command == "sbom-verify":
             return sbom_verify(args.sbom, args.wheel)
-    except ToolError as exc:
+        if args.command == "run-tool":
+            command = list(args.argv)
+            if command and command[0] == "--":
+                command = command[1:]
+            return run_tool(ToolSpec(
+                name=args.name, judge=args.judge, argv=command, out=args.out,
+                report=args.report, stdout=args.stdout, ok_exit=tuple(args.ok_exit or (0,)),
+                minimum=args.minimum, list_files=args.list_files,
+                examined_pattern=args.examined_pattern, target_python=args.target_python,
+                package=args.package, schema=args.schema,
+                not_evaluated=tuple(args.not_evaluated), site=args.site, wheel=args.wheel,
+                sdist=args.sdist, sarif=args.sarif, baseline=args.baseline, root=args.root,
+            ))
+        if args.command == "verdict":
+            return verdict(args.out, args.expect)
+    except (ToolError, JudgeError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return USAGE
     except ImportError as exc:

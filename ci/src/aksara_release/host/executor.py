@@ -188,6 +188,7 @@ def _stage_artifacts(out: Path, root: Path) -> tuple[evidence.Artifact, ...]:
 def _finish_stage(result: evidence.StageResult, out: Path, root: Path) -> evidence.StageResult:
     """Write result.json; return the summary's view (log and result files included)."""
     out.mkdir(parents=True, exist_ok=True)
+    result = evidence.apply_verdict(result, out)
     if not (out / evidence.LOG_FILE).exists():
         (out / evidence.LOG_FILE).write_text(
             f"# stage {result.name}: {result.status}: {result.reason}\n"
