@@ -127,3 +127,31 @@ def test_origin_plugin_enforces_the_configured_minimum_of_tests(tmp_path):
     assert code == 1 and report["tests_collected"] == 1 and report["min_tests"] == 2
     code, report = _pytest(tmp_path, "jsonschema", "--gate-min-tests=1")
     assert code == 0
+
+
+def test_secret_scan_judge_honours_the_baseline_the_stage_passes(tmp_path, capsys):
+    """The stage runs detect-secrets under ``run-tool --judge detect-secrets``: a reviewed
+    finding in the baseline passes, a new one fails, and the SARIF holds only the new one."""
+    finding = {"type": "Secret Keyword", "hashed_secret": "abc", "line_number": 3}
+    base = tmp_path / "baseline.json"
+    base.write_text(json.dumps({"version": "1.5.0", "results": {"a.py": [finding]}}))
+    scan = tmp_path / "scan.json"
+    out = tmp_path / "out"
+
+    def judged(results):
+        scan.write_text(json.dumps({"version": "1.5.0", "results": results}))
+        assert tools.main(["run-tool", "--name", "detect-secrets", "--judge", "detect-secrets",
+                           "--out", str(out), "--report", str(scan),
+                           "--sarif", str(tmp_path / "s.sarif"), "--baseline", str(base),
+                           "--", "true"]) == 0
+        record = json.loads((out / "checks" / "detect-secrets.json").read_text())
+        sarif = json.loads((tmp_path / "s.sarif").read_text())
+        return record, sarif["runs"][0]["results"]
+
+    record, results = judged({"a.py": [finding]})
+    assert record["status"] == "passed" and results == []
+    record, results = judged({"a.py": [finding, {**finding, "hashed_secret": "def",
+                                                 "line_number": 9}]})
+    assert record["status"] == "failed" and len(results) == 1
+    assert results[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 9
+    capsys.readouterr()
