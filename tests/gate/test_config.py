@@ -169,7 +169,9 @@ def test_flat_layout_runs_pytest_so_the_source_cannot_shadow_the_wheel() -> None
     project = config.parse(PROJECT + '[tool.aksara-release]\nimport-name = "demo"\n'
                            'layout = "flat"\n[tool.aksara-release.stages.unit-tests]\n'
                            'paths = ["tests"]\n')
-    argv = stages.get_stage("unit-tests", config=project).steps[0].argv
+    step = stages.get_stage("unit-tests", config=project).steps[0].argv
+    assert step[:4] == ("python", "-m", "aksara_release.tools", "run-tool")  # judged
+    argv = step[step.index("--") + 1:]
     assert argv[:4] == ("python", "-P", "-m", "pytest")
     assert "--import-mode=importlib" in argv
     assert "--gate-import-name=demo" in argv
