@@ -1,0 +1,61 @@
+"""The gate CLI's catch-all boundary: one line, no password, ``--debug`` for the traceback.
+
+An internal error is by definition a bug, so the test plants one: ``run_gate`` raises an
+exception whose text carries a database URL with a password (what a psycopg or
+subprocess error can do) and a libpq ``password=`` keyword.
+"""
+
+from __future__ import annotations
+
+import pytest
+from aksara_release.host import cli
+
+SECRET = "s3cret-Pa55"
+KW_SECRET = "hunter2-kw"
+
+
+def _boom(config: object) -> int:
+    raise RuntimeError(
+        f"cannot reach postgresql://gate:{SECRET}@db.example:5432/app\n"
+        f"(conninfo host=db.example password={KW_SECRET} dbname=app)"
+    )
+
+
+@pytest.fixture()
+def planted(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    monkeypatch.setattr(cli, "run_gate", _boom)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='x'\n")
+    return ["run", "--source", str(tmp_path), "--evidence", str(tmp_path / "ev")]
+
+
+def test_internal_error_is_one_redacted_line_pointing_at_debug(planted, capsys) -> None:
+    assert cli.main(planted) == cli.INTERNAL
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert err.startswith("gate: internal error: RuntimeError: cannot reach postgresql://gate:***@")
+    assert "password=***" in err
+    assert "--debug" in err
+    assert SECRET not in err and KW_SECRET not in err
+    assert "Traceback" not in err
+
+
+def test_debug_shows_the_traceback_still_redacted(planted, capsys) -> None:
+    assert cli.main(["--debug", *planted]) == cli.INTERNAL
+    _, err = capsys.readouterr()
+    assert "Traceback (most recent call last)" in err
+    assert "in _boom" in err
+    assert SECRET not in err and KW_SECRET not in err
+    assert err.rstrip().splitlines()[-1].startswith("gate: internal error: RuntimeError")
+
+
+def test_database_url_password_is_masked_wherever_it_appears(monkeypatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:Pl%40nted@h/db")
+    text = cli.redact("server said: auth failed for Pl@nted and Pl%40nted")
+    assert text == "server said: auth failed for *** and ***"
+
+
+def test_usage_error_is_one_line_exit_2(capsys, tmp_path) -> None:
+    assert cli.main(["run", "--source", str(tmp_path)]) == cli.USAGE
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "has no pyproject.toml" in err
