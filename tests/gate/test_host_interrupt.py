@@ -32,7 +32,8 @@ from aksara_release.stages import Stage, Step
 marker = sys.argv[1]
 block = (
     "import os, pathlib, subprocess, sys, threading, urllib.parse\n"
-    "child = subprocess.Popen([sys.executable, '-c', 'import threading; threading.Event().wait()'])\n"
+    "wait = 'import threading; threading.Event().wait()'\n"
+    "child = subprocess.Popen([sys.executable, '-c', wait])\n"
     "port = urllib.parse.urlsplit(os.environ['DATABASE_URL']).port\n"
     f"pathlib.Path({marker!r} + '.tmp').write_text(f'{{os.getpid()}} {{child.pid}} {{port}}')\n"
     f"os.replace({marker!r} + '.tmp', {marker!r})\n"
