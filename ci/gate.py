@@ -6,7 +6,7 @@ Usage::
     python3 ci/gate.py run [--only S,..] [--skip S,..] [--evidence DIR] [--jobs N]
                            [--osv-url URL] [--source DIR] [--commit SHA] [--tag vX.Y.Z]
     python3 ci/gate.py verify DIR
-    python3 ci/gate.py test [pytest args]
+    python3 ci/gate.py test [--cov] [pytest args]
 
 Why a stdlib bootstrap: the gate must start where nothing is installed. ``run`` and
 ``verify`` create (or refresh, when the pins change) a runner environment in
@@ -114,6 +114,8 @@ def main(argv: list[str]) -> int:
     if command == "test":
         python = dev_python()
         os.chdir(ROOT)
+        if rest[:1] == ["--cov"]:  # the suite under coverage, with the enforced floor
+            return _exec(python, [str(ROOT / "ci" / "coverage_floor.py"), *rest[1:]], env)
         return _exec(python, ["-m", "pytest", *rest], env)
     if command in ("run", "verify"):
         python = runner_python()
