@@ -42,6 +42,20 @@ def test_skipped_stage_is_incomplete_never_pass() -> None:
     assert summary["exit_code"] == 3 and summary["not_passed"] == ["b"]
 
 
+def test_interrupted_stage_is_incomplete_never_pass_and_schema_valid() -> None:
+    results = [_passed("a"), evidence.interrupted("b", "B", "interrupted by SIGTERM")]
+    assert evidence.compute_verdict(results, ["a", "b"]) == "incomplete"
+    summary = _summary(results, ["a", "b"])
+    assert summary["counts"]["interrupted"] == 1 and summary["exit_code"] == 3
+    jsonschema.validate(summary, SCHEMA)
+    forged = {**summary, "verdict": "pass", "exit_code": 0, "not_passed": []}
+    with pytest.raises(jsonschema.ValidationError):  # counts.interrupted must be 0 on a pass
+        jsonschema.validate(forged, SCHEMA)
+    assert "| b | INTERRUPTED |" in evidence.render_summary_md(summary)
+    assert set(SCHEMA["$defs"]["stage"]["properties"]["status"]["enum"]) == set(
+        evidence.STAGE_STATUSES)
+
+
 def test_missing_required_stage_is_incomplete() -> None:
     summary = _summary([_passed("a")], ["a", "b"])
     assert summary["verdict"] == "incomplete" and summary["missing_stages"] == ["b"]

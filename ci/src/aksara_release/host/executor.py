@@ -217,25 +217,23 @@ def run_gate(config: GateConfig) -> int:
     built: dict[str, Path | None] = {"wheel": None, "sdist": None}
     progress = Progress([s.name for s in all_stages], live=config.live)
     snap = run_dir / "snapshot"
-    files = snapshot.copy_source(source, snap)
-    progress.message(f"release gate: {files} source files snapshotted; evidence -> {ev}")
-
     to_run = [s for s in all_stages if s.name not in skip_reasons]
     producer = next((s for s in all_stages if s.produces_dist), None)
     results: dict[str, evidence.StageResult] = {}
-    for name, reason in skip_reasons.items():
-        stage = next(s for s in all_stages if s.name == name)
-        results[name] = _finish_stage(
-            evidence.skipped(name, stage.title, reason), ev / evidence.STAGES_DIR / name, ev
-        )
-
     needs_db = any(s.database for s in to_run)
     wheel: Path | None = None
     sdist: Path | None = None
     db_description: str | None = None
     interrupt: KeyboardInterrupt | None = None
     reset_abort()
-    try:
+    try:  # from here on an interrupt still leaves evidence and no run directory behind
+        files = snapshot.copy_source(source, snap)
+        progress.message(f"release gate: {files} source files snapshotted; evidence -> {ev}")
+        for name, reason in skip_reasons.items():
+            stage = next(s for s in all_stages if s.name == name)
+            results[name] = _finish_stage(
+                evidence.skipped(name, stage.title, reason), ev / evidence.STAGES_DIR / name, ev
+            )
         with database_server(needs_db) as server:
             db_description = server.description if server else None
             if server:
