@@ -88,6 +88,19 @@ def test_a_taken_port_is_retried_with_the_next_candidate(
     assert "Address already in use" in log  # the first attempt really collided
 
 
+def test_giving_up_after_the_last_candidate_says_why(
+    base: Path, held_port: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = held_port.getsockname()[1]
+    monkeypatch.setattr(pgserver, "PORT_ATTEMPTS", 2)
+    monkeypatch.setattr(pgserver, "_candidate_ports", lambda: iter([taken, taken, taken]))
+    server = EmbeddedPostgres(base_dir=base)
+    with pytest.raises(EmbeddedPostgresError, match="Address already in use"):
+        server.start()
+    assert server.port == 0  # no half-chosen port left behind
+    assert (server.data_dir / "server.log").read_text().count("Address already in use") == 2
+
+
 def test_an_explicit_taken_port_fails_with_the_real_error_text(
     base: Path, held_port: socket.socket
 ) -> None:
