@@ -83,3 +83,33 @@ def test_live_progress_draws_and_clears_a_board() -> None:
     board.stop()
     text = stream.getvalue()
     assert "database: embedded" in text and "INTERRUPTED" in text
+
+
+def test_snapshot_patterns_negation_anchors_and_dangling_links(tmp_path) -> None:
+    from aksara_release.host import snapshot
+
+    src = tmp_path / "src"
+    files = {
+        "sub/build/x.txt": "anchored pattern: left out",
+        "other/sub/build/y.txt": "same path deeper: kept (the pattern is anchored)",
+        "deep/er/cache/z.txt": "**/cache: left out at any depth",
+        "keep.log": "negations are not supported: still left out",
+        "ok.txt": "copied",
+    }
+    for rel, text in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(text)
+    (src / "dangling").symlink_to(tmp_path / "nowhere")
+    patterns = ["sub/build", "**/cache", "*.log", "!keep.log"]
+    count = snapshot.copy_source(src, tmp_path / "dest", patterns)
+    copied = sorted(p.relative_to(tmp_path / "dest").as_posix()
+                    for p in (tmp_path / "dest").rglob("*") if p.is_file())
+    assert copied == ["ok.txt", "other/sub/build/y.txt"] and count == 2
+
+
+def test_tools_and_wheel_are_installed_before_the_steps(tmp_path) -> None:
+    stage = Stage(name="x", title="X", proves="t", steps=(Step(("python", "-c", "pass")),),
+                  tools=("pip",), wheel_extras=(), needs_source=False)
+    rendered = stage.render(_ctx(tmp_path).paths())
+    labels = [label for label, _ in runner._commands(rendered)]
+    assert labels == ["install tools", "install wheel", "step 1/1"]
