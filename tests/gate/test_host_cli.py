@@ -7,8 +7,13 @@ subprocess error can do) and a libpq ``password=`` keyword.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+
 import pytest
 from aksara_release.host import cli
+from aksara_release.host.runner import GateInterrupted
 
 # Built at run time: no credential-shaped literal in the tree for the gate's secret scan.
 PLANTED_A = "s3cret" + "-Pa55"
@@ -60,3 +65,36 @@ def test_usage_error_is_one_line_exit_2(capsys, tmp_path) -> None:
     assert cli.main(["run", "--source", str(tmp_path)]) == cli.USAGE
     _, err = capsys.readouterr()
     assert err.count("\n") == 1 and "has no pyproject.toml" in err
+
+
+def test_short_database_password_is_not_masked_everywhere(monkeypatch) -> None:
+    # A 2-character password would turn every "pw" in a message into "***": too short
+    # to be a secret worth unreadable output (it is still masked inside its URL).
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u" + ":pw@h/db")
+    assert cli.redact("pwd is set; postgresql://u" + ":pw@h/db") == (
+        "pwd is set; postgresql://u:***@h/db")
+
+
+def test_a_second_signal_during_cleanup_is_ignored() -> None:
+    previous = cli._install_signal_handlers()
+    try:
+        with pytest.raises(GateInterrupted) as first:
+            os.kill(os.getpid(), signal.SIGTERM)
+            signal.sigtimedwait([], 0)  # a bytecode boundary: the handler runs here
+        assert first.value.exit_code == 143 and first.value.signal_name == "SIGTERM"
+        os.kill(os.getpid(), signal.SIGINT)  # the cleanup must not be cut short
+        signal.sigtimedwait([], 0)
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def test_main_in_a_worker_thread_installs_no_handlers(monkeypatch) -> None:
+    # signal.signal() only works in the main thread; a host embedding the CLI elsewhere
+    # must still get a result, and the process's handlers stay as they were.
+    before = signal.getsignal(signal.SIGTERM)
+    codes: list[int] = []
+    worker = threading.Thread(target=lambda: codes.append(cli.main(["run", "--list"])))
+    worker.start()
+    worker.join()
+    assert codes == [0] and signal.getsignal(signal.SIGTERM) is before

@@ -113,3 +113,13 @@ def test_tools_and_wheel_are_installed_before_the_steps(tmp_path) -> None:
     rendered = stage.render(_ctx(tmp_path).paths())
     labels = [label for label, _ in runner._commands(rendered)]
     assert labels == ["install tools", "install wheel", "step 1/1"]
+
+
+def test_database_secrets_are_the_password_raw_and_decoded() -> None:
+    from aksara_release.host.database import DatabaseServer, describe_external
+
+    assert DatabaseServer("postgresql://u@h/db", "d").secrets() == ()
+    with_pw = DatabaseServer("postgresql://u" + ":p%40ss-w0rd@h:5433/db", "d")
+    assert sorted(with_pw.secrets()) == ["p%40ss-w0rd", "p@ss-w0rd"]
+    assert describe_external("postgresql://u" + ":x@db.example:5433/app") == (
+        "external PostgreSQL from DATABASE_URL (db.example:5433)")
