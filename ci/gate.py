@@ -14,7 +14,8 @@ Why a stdlib bootstrap: the gate must start where nothing is installed. ``run`` 
 re-execute ``python -m aksara_release.host`` there. ``test`` is the README's test
 command: it creates ``.gate/dev`` with ``pip install -e .[dev]`` and runs pytest with
 the arguments given (pytest's exit code is returned unchanged, so 5 "no tests
-collected" is a failure).
+collected" is a failure). ``test --cov`` runs the whole suite under coverage and fails
+below the per-package floor (``ci/coverage_floor.py``; CI runs it this way).
 
 ``AKSARA_GATE_HOME`` moves the ``.gate`` directory (the self-tests share one runner).
 Exit codes: those of the subcommand; 2 usage; 70 the bootstrap itself failed.

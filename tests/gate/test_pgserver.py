@@ -30,7 +30,7 @@ pytestmark = pytest.mark.db
 def base() -> Iterator[Path]:
     """A server directory outside pytest's tmp tree: as root the server runs as another
     user, and a concurrent pytest session may reset /tmp/pytest-of-root to mode 0700."""
-    root = Path(tempfile.mkdtemp(prefix="aksara-pg-test-"))
+    root = Path(tempfile.mkdtemp(prefix="aksara-pg-test-", dir="/tmp"))  # short, whatever TMPDIR
     yield root / "pg"
     shutil.rmtree(root, ignore_errors=True)
 
@@ -88,16 +88,17 @@ def test_a_taken_port_is_retried_with_the_next_candidate(
     assert "Address already in use" in log  # the first attempt really collided
 
 
-def test_giving_up_after_the_last_candidate_says_why(
+def test_giving_up_after_the_last_candidate_says_why_and_leaves_nothing(
     base: Path, held_port: socket.socket, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     taken = held_port.getsockname()[1]
     monkeypatch.setattr(pgserver, "PORT_ATTEMPTS", 2)
     monkeypatch.setattr(pgserver, "_candidate_ports", lambda: iter([taken, taken, taken]))
-    server = EmbeddedPostgres(base_dir=base)
+    server = EmbeddedPostgres(base_dir=base / ("d" * 90))  # deep: a socket dir of its own
     with pytest.raises(EmbeddedPostgresError, match="Address already in use"):
         server.start()
     assert server.port == 0  # no half-chosen port left behind
+    assert server._socket_dir is None  # the private socket directory went with it
     assert (server.data_dir / "server.log").read_text().count("Address already in use") == 2
 
 

@@ -174,18 +174,27 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(f"initdb failed: {exc.stderr.strip()}") from exc
         finally:
             pwfile.unlink(missing_ok=True)
-        if self.port:
-            self._start_on(self.port)
-            return
-        ports = _candidate_ports()
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            try:
-                self._start_on(next(ports))
+        try:
+            if self.port:
+                self._start_on(self.port)
                 return
-            except EmbeddedPostgresError as exc:
-                if _PORT_TAKEN not in str(exc) or attempt == PORT_ATTEMPTS:
-                    self.port = 0
-                    raise
+            ports = _candidate_ports()
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                try:
+                    self._start_on(next(ports))
+                    return
+                except EmbeddedPostgresError as exc:
+                    if _PORT_TAKEN not in str(exc) or attempt == PORT_ATTEMPTS:
+                        self.port = 0
+                        raise
+        except BaseException:
+            self._drop_socket_dir()  # no server: nothing else will clean it up
+            raise
+
+    def _drop_socket_dir(self) -> None:
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
 
     def _socket_directory(self) -> Path:
         """Where the Unix socket goes: the data directory, unless its path is so long
@@ -256,9 +265,7 @@ class EmbeddedPostgres:
         try:
             self._stop(timeout)
         finally:
-            if self._socket_dir is not None:
-                shutil.rmtree(self._socket_dir, ignore_errors=True)
-                self._socket_dir = None
+            self._drop_socket_dir()
 
     def _stop(self, timeout: float) -> None:
         if not (self.data_dir / "postmaster.pid").exists():
