@@ -9,7 +9,7 @@ Usage::
     python3 ci/gate.py verify DIR
     python3 ci/gate.py release-identity --tag vX.Y.Z [--commit SHA] [--wheel WHL]
                                         [--require-signed] [--output FILE]
-    python3 ci/gate.py test [pytest args]
+    python3 ci/gate.py test [--cov] [pytest args]
 
 Why a stdlib bootstrap: the gate must start where nothing is installed. ``run`` and
 ``verify`` create (or refresh, when the pins change) a runner environment in
@@ -17,7 +17,8 @@ Why a stdlib bootstrap: the gate must start where nothing is installed. ``run`` 
 re-execute ``python -m aksara_release.host`` there. ``test`` is the README's test
 command: it creates ``.gate/dev`` with ``pip install -e .[dev]`` and runs pytest with
 the arguments given (pytest's exit code is returned unchanged, so 5 "no tests
-collected" is a failure).
+collected" is a failure). ``test --cov`` runs the whole suite under coverage and fails
+below the per-package floor (``ci/coverage_floor.py``; CI runs it this way).
 
 ``--source DIR`` may be any project (no ``ci/`` needed: the stages get this gate's
 own helpers); what runs there comes from its ``[tool.aksara-release]`` table, overlaid
@@ -121,6 +122,8 @@ def main(argv: list[str]) -> int:
     if command == "test":
         python = dev_python()
         os.chdir(ROOT)
+        if rest[:1] == ["--cov"]:  # the suite under coverage, with the enforced floor
+            return _exec(python, [str(ROOT / "ci" / "coverage_floor.py"), *rest[1:]], env)
         return _exec(python, ["-m", "pytest", *rest], env)
     if command == "release-identity":
         # Stdlib only: runs with this interpreter on a bare CI runner, no environment.

@@ -42,6 +42,20 @@ def test_skipped_stage_is_incomplete_never_pass() -> None:
     assert summary["exit_code"] == 3 and summary["not_passed"] == ["b"]
 
 
+def test_interrupted_stage_is_incomplete_never_pass_and_schema_valid() -> None:
+    results = [_passed("a"), evidence.interrupted("b", "B", "interrupted by SIGTERM")]
+    assert evidence.compute_verdict(results, ["a", "b"]) == "incomplete"
+    summary = _summary(results, ["a", "b"])
+    assert summary["counts"]["interrupted"] == 1 and summary["exit_code"] == 3
+    jsonschema.validate(summary, SCHEMA)
+    forged = {**summary, "verdict": "pass", "exit_code": 0, "not_passed": []}
+    with pytest.raises(jsonschema.ValidationError):  # counts.interrupted must be 0 on a pass
+        jsonschema.validate(forged, SCHEMA)
+    assert "| b | INTERRUPTED |" in evidence.render_summary_md(summary)
+    assert set(SCHEMA["$defs"]["stage"]["properties"]["status"]["enum"]) == set(
+        evidence.STAGE_STATUSES)
+
+
 def test_missing_required_stage_is_incomplete() -> None:
     summary = _summary([_passed("a")], ["a", "b"])
     assert summary["verdict"] == "incomplete" and summary["missing_stages"] == ["b"]
@@ -90,3 +104,24 @@ def test_summary_md_shows_verdict_and_every_stage() -> None:
     summary = _summary(results, ["a", "b"])
     md = evidence.render_summary_md(summary)
     assert "INCOMPLETE" in md and "| b | SKIP |" in md and "skipped with --skip" in md
+
+
+def test_in_memory_artifacts_and_mapping_sums_match_the_file_forms(tmp_path) -> None:
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "a.whl").write_bytes(b"wheel")
+    from_file = evidence.artifact_from_file(tmp_path, tmp_path / "dist" / "a.whl")
+    assert evidence.artifact_from_bytes("dist/a.whl", b"wheel") == from_file
+    by_map = evidence.render_sha256sums({"a.whl": from_file.sha256})
+    assert by_map == evidence.render_sha256sums([from_file])
+    assert evidence.parse_sha256sums("\n" + by_map + "\n") == {"a.whl": from_file.sha256}
+    with pytest.raises(ValueError, match="line 1 is malformed"):
+        evidence.parse_sha256sums("abc a.whl\n")
+
+
+def test_extra_round_trips_and_missing_stages_are_shown() -> None:
+    result = StageResult(name="a", title="A", status="passed", extra={"tests": 3})
+    assert StageResult.from_json(result.to_json()) == result
+    summary = _summary([result], ["a", "b"])
+    assert summary["missing_stages"] == ["b"] and summary["verdict"] == "incomplete"
+    assert "| b | MISSING | | | required stage has no result |" in (
+        evidence.render_summary_md(summary))

@@ -96,6 +96,85 @@ def test_forged_pass_over_a_failed_stage_is_caught(bundle: Path) -> None:
     assert any("required stage twine-check: failed" in p for p in problems)
 
 
+def test_deleted_artifact_is_caught(bundle: Path) -> None:
+    wheel = next((bundle / "dist").glob("*.whl"))
+    wheel.unlink()
+    (bundle / "stages" / "secret-scan" / "log.txt").unlink()
+    problems = verify(bundle)
+    assert f"dist/{wheel.name}: missing" in problems
+    assert "stages/secret-scan/log.txt: missing" in problems
+
+
+def test_artifact_replaced_by_a_directory_is_caught(bundle: Path) -> None:
+    log = bundle / "stages" / "secret-scan" / "log.txt"
+    log.unlink()
+    log.mkdir()  # unreadable even for root (CI runs as root: chmod 000 would not do)
+    assert "stages/secret-scan/log.txt: not a regular file" in verify(bundle)
+
+
+def test_deleted_summary_md_is_caught(bundle: Path, capsys) -> None:
+    (bundle / "summary.md").unlink()
+    assert "summary.md: missing" in verify(bundle)
+    assert cli_main(["verify", str(bundle)]) == 1
+    assert "summary.md: missing" in capsys.readouterr().err
+
+
+def test_unreadable_summary_md_is_caught(bundle: Path) -> None:
+    (bundle / "summary.md").write_bytes(b"\xff\xfe not utf-8")
+    assert "summary.md: unreadable (UnicodeDecodeError)" in verify(bundle)
+
+
+def test_deleted_sha256sums_is_caught(bundle: Path) -> None:
+    (bundle / "dist" / "SHA256SUMS").unlink()
+    problems = verify(bundle)
+    assert "dist/SHA256SUMS: missing" in problems  # from the listing and from the check
+
+
+@pytest.mark.parametrize("kind", ["directory", "binary"])
+def test_unreadable_sha256sums_is_caught(bundle: Path, kind: str) -> None:
+    sums = bundle / "dist" / "SHA256SUMS"
+    sums.unlink()
+    if kind == "directory":
+        sums.mkdir()
+    else:
+        sums.write_bytes(b"\xff" * 70 + b"  x.whl\n")
+    problems = verify(bundle)
+    assert any(p.startswith("dist/SHA256SUMS: unreadable") for p in problems), problems
+
+
+def test_sha256sums_listing_an_extra_file_is_caught(bundle: Path) -> None:
+    sums = bundle / "dist" / "SHA256SUMS"
+    sums.write_text(sums.read_text() + "0" * 64 + "  planted-1.0-py3-none-any.whl\n")
+    problems = verify(bundle)
+    assert ("dist/SHA256SUMS: lists planted-1.0-py3-none-any.whl, which summary.json does not"
+            in problems)
+
+
+def test_required_stage_without_result_is_caught(bundle: Path) -> None:
+    path = bundle / "summary.json"
+    data = json.loads(path.read_text())
+    data["stages"] = [s for s in data["stages"] if s["name"] != "twine-check"]
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    assert "required stage twine-check: no result" in verify(bundle)
+
+
+def test_required_stage_only_the_current_definitions_know_is_caught(bundle: Path) -> None:
+    problems = verify(bundle, required=("package-build", "twine-check", "secret-scan", "docs"))
+    assert "required stage docs: no result" in problems
+
+
+def test_unreadable_summary_json_is_one_line(bundle: Path) -> None:
+    (bundle / "summary.json").unlink()
+    (bundle / "summary.json").mkdir()
+    problems = verify(bundle)
+    assert len(problems) == 1 and "summary.json" in problems[0]
+
+
+def test_summary_json_not_json(bundle: Path) -> None:
+    (bundle / "summary.json").write_text("{")
+    assert verify(bundle) == ["summary.json: not valid JSON (JSONDecodeError)"]
+
+
 def test_not_an_evidence_directory(tmp_path: Path, capsys) -> None:
     assert cli_main(["verify", str(tmp_path)]) == 1
     err = capsys.readouterr().err

@@ -25,7 +25,9 @@ def selftest_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("gate-selftest")
 
 
-@pytest.fixture(scope="module")
-def osv_stub_module() -> Iterator[OsvStub]:
+@pytest.fixture()
+def osv_stub() -> Iterator[OsvStub]:
+    """A stub of its own for each test (a shared one would carry one test's planted
+    advisories into the next, and the outcome would depend on the order)."""
     with running_osv_stub() as stub:
         yield stub

@@ -9,20 +9,20 @@ test suite, an audit of zero dependencies, an analyser given a missing directory
 SBOM missing a transitive dependency) and the README declared with the wrong content
 type; in that run exactly the planted stages may fail. Faults that break the build or
 need a different audit service get their own short runs. The unmodified repository
-passing is proven by the full gate run of ``.ci/run`` on the repository itself, and
-here when ``AKSARA_SELFTEST_CLEAN=1`` (a second full run is expensive).
+passing offline (OSV stub, workflow-lint skipped) is proven here too, so a stage that
+is red on a clean copy cannot pass for catching its planted fault.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import faults
 import pytest
 from gatecopy import GateRun, copy_repo, run_gate
+from osv_stub import running_osv_stub
 
 pytestmark = pytest.mark.selftest
 
@@ -87,13 +87,13 @@ def finding_texts(record: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module")
-def many_faults(selftest_root: Path, request: pytest.FixtureRequest) -> tuple[GateRun, dict]:
-    osv = request.getfixturevalue("osv_stub_module")
-    osv.vulnerable["pglast"] = "99.0"
+def many_faults(selftest_root: Path) -> tuple[GateRun, dict]:
     copy = copy_repo(selftest_root / "many")
     markers = {stage: plant(copy) for stage, plant in PLANTED.items()}
     markers.update({tool: plant(copy) for tool, plant in TOOL_FAULTS.items()})
-    run = run_gate(copy, "--skip", "workflow-lint", "--osv-url", osv.url)
+    with running_osv_stub() as osv:  # its own stub: no other test's plant leaks in
+        osv.vulnerable["pglast"] = "99.0"
+        run = run_gate(copy, "--skip", "workflow-lint", "--osv-url", osv.url)
     return run, markers
 
 
@@ -145,14 +145,11 @@ def test_each_analyser_reports_the_fault_only_it_can_see(many_faults, tool: str)
 
 
 @pytest.fixture(scope="module")
-def nothing_examined(selftest_root: Path, request: pytest.FixtureRequest
-                     ) -> tuple[GateRun, dict]:
-    osv = request.getfixturevalue("osv_stub_module")
-    osv.vulnerable.clear()
-    osv.broken.clear()
+def nothing_examined(selftest_root: Path) -> tuple[GateRun, dict]:
     copy = copy_repo(selftest_root / "nothing")
     markers = {stage: plant(copy) for stage, plant in NOTHING.items()}
-    run = run_gate(copy, "--only", ",".join(NOTHING_RUN), "--osv-url", osv.url)
+    with running_osv_stub() as osv:  # its own stub: no advisory planted elsewhere
+        run = run_gate(copy, "--only", ",".join(NOTHING_RUN), "--osv-url", osv.url)
     return run, markers
 
 
@@ -192,12 +189,11 @@ def test_bad_dependency_specifier_fails_the_build(selftest_root: Path) -> None:
     assert "needs package-build" in run.stage("twine-check")["reason"]
 
 
-def test_unauditable_dependency_fails_the_audit(selftest_root: Path, osv_stub_module) -> None:
-    osv_stub_module.vulnerable.clear()
-    osv_stub_module.broken.add("typing-extensions")
+def test_unauditable_dependency_fails_the_audit(selftest_root: Path, osv_stub) -> None:
+    osv_stub.broken.add("typing-extensions")
     copy = copy_repo(selftest_root / "audit")
     only = "package-build,dependency-audit"
-    run = run_gate(copy, "--only", only, "--osv-url", osv_stub_module.url)
+    run = run_gate(copy, "--only", only, "--osv-url", osv_stub.url)
     assert run.code == 1
     assert run.stage("package-build")["status"] == "passed"
     audit = run.stage("dependency-audit")
@@ -207,10 +203,17 @@ def test_unauditable_dependency_fails_the_audit(selftest_root: Path, osv_stub_mo
     assert "500 Server Error" in audit["reason"], audit["reason"]
 
 
-@pytest.mark.skipif(os.environ.get("AKSARA_SELFTEST_CLEAN") != "1",
-                    reason="the unmodified run is .ci/run's gate run on the repository")
-def test_unmodified_repository_passes(selftest_root: Path) -> None:
+def test_unmodified_repository_passes(selftest_root: Path, osv_stub) -> None:
+    """Offline like the planted run: the OSV stub, and only workflow-lint skipped (it
+    downloads actionlint from GitHub). Every other stage must pass, so the planted
+    faults above are what turned their stages red."""
     copy = copy_repo(selftest_root / "clean")
-    run = run_gate(copy)
-    assert run.code == 0, run.output[-3000:]
-    assert run.summary["verdict"] == "pass"
+    run = run_gate(copy, "--skip", "workflow-lint", "--osv-url", osv_stub.url)
+    assert run.code == 3, run.output[-3000:]
+    assert run.summary["verdict"] == "incomplete"
+    assert run.summary["not_passed"] == ["workflow-lint"]
+    assert run.stage("workflow-lint")["status"] == "skipped"
+    not_passed = [s["name"] for s in run.summary["stages"]
+                  if s["status"] != "passed" and s["name"] != "workflow-lint"]
+    assert not_passed == [], run.output[-3000:]
+    assert osv_stub.queries  # the audit really asked the stub

@@ -34,9 +34,11 @@ SCHEMA_VERSION = 1
 SUMMARY_KIND = "aksara-release-gate-summary"
 SCHEMA_FILE = Path(__file__).with_name("summary.schema.json")
 
-StageStatus = Literal["passed", "failed", "skipped", "error"]
+StageStatus = Literal["passed", "failed", "skipped", "error", "interrupted"]
 Verdict = Literal["pass", "fail", "incomplete"]
-STAGE_STATUSES: tuple[str, ...] = ("passed", "failed", "skipped", "error")
+#: ``interrupted``: the gate was stopped (SIGINT/SIGTERM) before the stage finished;
+#: like a skip it is no finding about the code, and like a skip it never passes.
+STAGE_STATUSES: tuple[str, ...] = ("passed", "failed", "skipped", "error", "interrupted")
 VERDICTS: tuple[str, ...] = ("pass", "fail", "incomplete")
 
 #: Fixed names inside an evidence directory.
@@ -181,6 +183,9 @@ def apply_verdict(result: StageResult, stage_dir: Path) -> StageResult:
     if not passed:
         return replace(result, status="failed", reason=str(reason or "a tool failed"))
     return result
+def interrupted(name: str, title: str, reason: str) -> StageResult:
+    """A stage the gate stopped (or never started) because it was interrupted."""
+    return StageResult(name=name, title=title, status="interrupted", reason=reason)
 
 
 def skipped(name: str, title: str, reason: str) -> StageResult:
@@ -190,7 +195,7 @@ def skipped(name: str, title: str, reason: str) -> StageResult:
 
 def compute_verdict(results: Iterable[StageResult], required: Sequence[str]) -> Verdict:
     """``fail`` if anything failed or errored; ``pass`` only if every required stage
-    passed; otherwise (skipped or missing required stages) ``incomplete``."""
+    passed; otherwise (skipped, interrupted or missing required stages) ``incomplete``."""
     by_name = {r.name: r for r in results}
     if any(r.status in ("failed", "error") for r in by_name.values()):
         return "fail"
@@ -300,7 +305,8 @@ def parse_sha256sums(text: str) -> dict[str, str]:
     return out
 
 
-_ICON = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
+_ICON = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR",
+         "interrupted": "INTERRUPTED"}
 
 
 def _cell(text: object) -> str:
@@ -331,6 +337,8 @@ def render_summary_md(summary: Mapping[str, Any]) -> str:
     if summary.get("database"):
         lines.append(f"- Database: {summary['database']}")
     options = summary.get("options") or {}
+    if options.get("interrupted"):
+        lines.append(f"- Interrupted by {options['interrupted']}: unfinished stages did not run")
     if options.get("commit") or options.get("tag"):
         lines.append(
             f"- Source: commit {options.get('commit') or 'unknown'}, "
@@ -396,6 +404,7 @@ __all__ = [
     "artifact_from_file",
     "build_summary",
     "compute_verdict",
+    "interrupted",
     "parse_sha256sums",
     "render_sha256sums",
     "render_summary_md",

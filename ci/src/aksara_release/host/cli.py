@@ -2,26 +2,33 @@
 
 Normally reached through ``python3 ci/gate.py`` (which creates the runner
 environment first). Exit codes: 0 pass / verified, 1 a stage failed / verification
-failed, 2 usage error, 3 incomplete (stages skipped), 70 internal error. Errors are
-one line, never a traceback.
+failed, 2 usage error, 3 incomplete (stages skipped), 70 internal error, 130 / 143
+interrupted by SIGINT / SIGTERM (the running stages are killed, the embedded server is
+stopped and the evidence records every unfinished stage as ``interrupted``). Errors are
+one line, never a traceback (``--debug``, anywhere on the command line, adds it), and
+never carry a password: URL passwords and ``password=`` values are masked.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
+import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from aksara_release import stages
 from aksara_release.config import ConfigError
 from aksara_release.host.executor import GateConfig, GateUsageError, run_gate
-from aksara_release.host.runner import DEFAULT_STAGE_TIMEOUT
+from aksara_release.host.runner import DEFAULT_STAGE_TIMEOUT, GateInterrupted
 
 PROG = "gate"
 USAGE = 2
@@ -34,6 +41,8 @@ def _names(value: str) -> tuple[str, ...]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Aksara release gate (host executor)")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an internal error, print the (redacted) traceback")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the release gate")
     run.add_argument("--only", type=_names, default=(), help="comma-separated stages to run")
@@ -79,14 +88,58 @@ def _add_release_identity(sub: Any) -> None:
     release_identity.add_arguments(parser)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)[^@\s/]*@")
+_KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` without passwords: URL userinfo, ``password=`` values, DATABASE_URL's."""
+    text = _URL_PASSWORD.sub(r"\g<head>***@", text)
+    text = _KV_PASSWORD.sub(r"\g<head>***", text)
+    try:
+        password = urlsplit(os.environ.get("DATABASE_URL", "")).password
+    except ValueError:
+        password = None
+    for value in {password, unquote(password)} if password else ():
+        if len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
+
+
+def _install_signal_handlers() -> dict[int, object]:
+    """SIGINT and SIGTERM raise :class:`GateInterrupted` once; later ones wait for cleanup.
+
+    Returns the previous handlers (restored when :func:`main` returns).
+    """
+    fired: list[int] = []
+    previous: dict[int, object] = {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if fired:
+            return  # already stopping: the cleanup (kill stages, write evidence) finishes
+        fired.append(signum)
+        raise GateInterrupted(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, handler)
+    return previous
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_in
+    args = _parser().parse_args([a for a in args_in if a != "--debug"])
+    previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
+        previous = _install_signal_handlers()
+    try:
+        return _main(args, debug)
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)  # type: ignore[arg-type]
+
+
+def _main(args: argparse.Namespace, debug: bool) -> int:
     warnings.filterwarnings("ignore", module="platformdirs")
     try:
         if args.command == "release-identity":
@@ -138,9 +191,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (GateUsageError, ConfigError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return USAGE
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, GateInterrupted) else signal.SIGINT
+        print(f"{PROG}: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + signum
     except Exception as exc:  # noqa: BLE001 - the boundary: one line, no traceback
-        print(f"{PROG}: internal error: {exc.__class__.__name__}: {exc}"[:300], file=sys.stderr)
+        if debug:
+            print(redact("".join(traceback.format_exception(exc))), end="", file=sys.stderr)
+        message = " ".join(redact(f"{exc.__class__.__name__}: {exc}").split())[:300]
+        hint = "" if debug else " (run with --debug for the traceback)"
+        print(f"{PROG}: internal error: {message}{hint}", file=sys.stderr)
         return INTERNAL

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,8 +25,10 @@ from aksara_release.host.database import DatabaseServer, database_server
 from aksara_release.host.progress import Progress, final_table
 from aksara_release.host.runner import (
     DEFAULT_STAGE_TIMEOUT,
+    GateInterrupted,
     StageContext,
     kill_active,
+    reset_abort,
     run_stage,
 )
 
@@ -230,25 +232,26 @@ def run_gate(config: GateConfig) -> int:
 
     started_at = evidence.now_iso()
     t0 = time.monotonic()
+    built: dict[str, Path | None] = {"wheel": None, "sdist": None}
     progress = Progress([s.name for s in all_stages], live=config.live)
     snap = run_dir / "snapshot"
-    files = snapshot.copy_source(source, snap)
-    progress.message(f"release gate: {files} source files snapshotted; evidence -> {ev}")
-
     to_run = [s for s in all_stages if s.name not in skip_reasons]
     producer = next((s for s in all_stages if s.produces_dist), None)
     results: dict[str, evidence.StageResult] = {}
-    for name, reason in skip_reasons.items():
-        stage = next(s for s in all_stages if s.name == name)
-        results[name] = _finish_stage(
-            evidence.skipped(name, stage.title, reason), ev / evidence.STAGES_DIR / name, ev
-        )
-
     needs_db = any(s.database for s in to_run)
     wheel: Path | None = None
     sdist: Path | None = None
     db_description: str | None = None
-    try:
+    interrupt: KeyboardInterrupt | None = None
+    reset_abort()
+    try:  # from here on an interrupt still leaves evidence and no run directory behind
+        files = snapshot.copy_source(source, snap)
+        progress.message(f"release gate: {files} source files snapshotted; evidence -> {ev}")
+        for name, reason in skip_reasons.items():
+            stage = next(s for s in all_stages if s.name == name)
+            results[name] = _finish_stage(
+                evidence.skipped(name, stage.title, reason), ev / evidence.STAGES_DIR / name, ev
+            )
         with database_server(needs_db) as server:
             db_description = server.description if server else None
             if server:
@@ -256,15 +259,28 @@ def run_gate(config: GateConfig) -> int:
             progress.start()
             try:
                 wheel, sdist = _schedule(config, to_run, producer, results, server, snap,
-                                         run_dir, ev, dist, pip_cache, progress)
+                                         run_dir, ev, dist, pip_cache, progress, built)
             except BaseException:
                 kill_active()
                 raise
+    except KeyboardInterrupt as exc:
+        # The stages are stopped and the server is down (the context managers above
+        # ran): record what did not finish, write the evidence, then re-raise.
+        interrupt = exc
+        wheel, sdist = built["wheel"], built["sdist"]
     finally:
         progress.stop()
         if not config.keep_run_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
 
+    signame = _signal_name(interrupt) if interrupt is not None else None
+    for stage in all_stages:
+        if stage.name not in results:
+            results[stage.name] = _finish_stage(
+                evidence.interrupted(stage.name, stage.title,
+                                     f"not run: the gate was interrupted ({signame})"),
+                ev / evidence.STAGES_DIR / stage.name, ev,
+            )
     wall = time.monotonic() - t0
     ordered = [results[s.name] for s in all_stages]
     dist_artifacts: list[evidence.Artifact] = []
@@ -286,6 +302,7 @@ def run_gate(config: GateConfig) -> int:
             "only": list(config.only), "skip": list(config.skip), "jobs": config.jobs,
             "osv_url": config.osv_url, "commit": commit, "tag": tag,
             "config": project.origin,
+            **({"interrupted": signame} if signame else {}),
         },
         environment={"cpu_count": os.cpu_count(), "tools": dict(versions.TOOLS)},
     )
@@ -293,7 +310,13 @@ def run_gate(config: GateConfig) -> int:
     (ev / evidence.SUMMARY_MD).write_text(evidence.render_summary_md(summary), encoding="utf-8")
     print(final_table(ordered, summary["verdict"], wall), flush=True)
     print(f"evidence: {ev}", flush=True)
+    if interrupt is not None:
+        raise interrupt
     return int(summary["exit_code"])
+
+
+def _signal_name(exc: KeyboardInterrupt) -> str:
+    return exc.signal_name if isinstance(exc, GateInterrupted) else "SIGINT"
 
 
 def _run_and_clean(ctx: StageContext, keep: bool) -> evidence.StageResult:
@@ -317,13 +340,13 @@ def _schedule(
     dist: Path,
     pip_cache: Path,
     progress: Progress,
+    built: dict[str, Path | None],
 ) -> tuple[Path | None, Path | None]:
     """Run ``to_run``; dependents of the build start once it passed. Returns the dists."""
     rank = {name: i for i, name in enumerate(PRIORITY)}
     order = sorted(to_run, key=lambda s: rank.get(s.name, len(PRIORITY)))
     waiting = [s for s in order if s.needs_dist and s is not producer]
     ready = [s for s in order if not (s.needs_dist and s is not producer)]
-    built: dict[str, Path | None] = {"wheel": None, "sdist": None}
     running: dict[Future[evidence.StageResult], stages.Stage] = {}
 
     def submit(pool: ThreadPoolExecutor, stage: stages.Stage) -> None:
@@ -377,8 +400,32 @@ def _schedule(
                     record(stage, result)
                     if stage is producer:
                         release(pool, result)
-        except BaseException:
+        except BaseException as exc:
             kill_active()
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
+            if isinstance(exc, KeyboardInterrupt):
+                _record_interrupted(running, record, _signal_name(exc))
             raise
     return built["wheel"], built["sdist"]
+
+
+def _record_interrupted(
+    running: dict[Future[evidence.StageResult], stages.Stage],
+    record: Callable[[stages.Stage, evidence.StageResult], None],
+    signame: str,
+) -> None:
+    """Record every stage that was running (now killed) or queued as ``interrupted``."""
+    for future, stage in running.items():
+        reason = f"interrupted by {signame}"
+        if future.cancelled():
+            result = evidence.interrupted(stage.name, stage.title, f"not run: {reason}")
+        else:
+            try:
+                got = future.result()
+            except Exception as error:  # noqa: BLE001 - the interrupt is what we report
+                got = evidence.interrupted(stage.name, stage.title, f"executor error: {error}")
+            result = replace(got, status="interrupted", reason=f"{reason}; stopped: killed")
+            if got.status == "passed":  # it finished before the signal: keep it
+                result = got
+        record(stage, result)
+    running.clear()

@@ -14,7 +14,8 @@ from typing import TextIO
 
 from aksara_release import evidence
 
-_LABEL = {"passed": "PASSED", "failed": "FAILED", "skipped": "SKIPPED", "error": "ERROR"}
+_LABEL = {"passed": "PASSED", "failed": "FAILED", "skipped": "SKIPPED", "error": "ERROR",
+          "interrupted": "INTERRUPTED"}
 
 
 class Progress:

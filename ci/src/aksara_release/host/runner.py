@@ -30,9 +30,36 @@ MASK = scrub_rule.MASK
 #: Processes of running steps, so an interrupted gate can stop them all.
 _ACTIVE: set[subprocess.Popen[bytes]] = set()
 _ACTIVE_LOCK = threading.Lock()
-
-
+#: Set once the gate is interrupted: no new step starts, a step that just started is killed.
 _ABORT = threading.Event()
+
+
+class GateInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM reached the gate: stop the stages, write evidence, exit 128+signum."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+def _killpg(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def reset_abort() -> None:
+    """A new gate run starts: forget an earlier run's interrupt (same process, tests)."""
+    _ABORT.clear()
 
 
 def kill_active() -> None:
@@ -41,10 +68,9 @@ def kill_active() -> None:
     with _ACTIVE_LOCK:
         procs = list(_ACTIVE)
     for proc in procs:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _killpg(proc)
+
+
 #: A stage that runs longer than this is killed and fails (a hang must not stall CI).
 DEFAULT_STAGE_TIMEOUT = 1500.0
 
@@ -179,16 +205,18 @@ def _run(
             return 127
         with _ACTIVE_LOCK:
             _ACTIVE.add(proc)
+            # kill_active() sets _ABORT before it takes its snapshot under this lock: a
+            # step started in between is not in the snapshot, so it stops itself here.
+            aborted = _ABORT.is_set()
+        if aborted:
+            _killpg(proc)
         stream = proc.stderr if out_file is not None else proc.stdout
         assert stream is not None
         timed_out = threading.Event()
 
         def kill() -> None:
             timed_out.set()
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _killpg(proc)
 
         watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), kill)
         watchdog.daemon = True

@@ -43,6 +43,8 @@ def verify(directory: Path, required: Sequence[str] | None = None) -> list[str]:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return [f"summary.json: not valid JSON ({exc.__class__.__name__})"]
+    except OSError as exc:
+        return [f"summary.json: unreadable ({exc.strerror or exc.__class__.__name__})"]
     problems = schema_problems(summary)
     if problems:
         return problems
@@ -52,9 +54,16 @@ def verify(directory: Path, required: Sequence[str] | None = None) -> list[str]:
         listed.add(artifact.path)
         path = root / artifact.path
         if not path.is_file():
-            problems.append(f"{artifact.path}: missing")
+            what = "not a regular file" if path.exists() else "missing"
+            problems.append(f"{artifact.path}: {what}")
             continue
-        if path.stat().st_size != artifact.size or evidence.sha256_file(path) != artifact.sha256:
+        try:
+            intact = (path.stat().st_size == artifact.size
+                      and evidence.sha256_file(path) == artifact.sha256)
+        except OSError as exc:
+            problems.append(f"{artifact.path}: unreadable ({exc.strerror or exc})")
+            continue
+        if not intact:
             problems.append(f"{artifact.path}: SHA-256 mismatch (modified after the run)")
 
     sums_path = root / evidence.DIST_DIR / evidence.SHA256SUMS
@@ -62,8 +71,12 @@ def verify(directory: Path, required: Sequence[str] | None = None) -> list[str]:
     if dist_files:
         try:
             sums = evidence.parse_sha256sums(sums_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            problems.append(f"dist/SHA256SUMS: unreadable ({exc})")
+        except FileNotFoundError:
+            problems.append("dist/SHA256SUMS: missing")
+        except OSError as exc:
+            problems.append(f"dist/SHA256SUMS: unreadable ({exc.strerror or exc})")
+        except ValueError as exc:  # UnicodeDecodeError too
+            problems.append(f"dist/SHA256SUMS: unreadable ({exc.__class__.__name__}: {exc})")
         else:
             for item in dist_files:
                 name = item["path"].rsplit("/", 1)[-1]
@@ -81,10 +94,13 @@ def verify(directory: Path, required: Sequence[str] | None = None) -> list[str]:
                     problems.append(f"{rel}: not listed in summary.json")
 
     md = root / evidence.SUMMARY_MD
-    if not md.is_file():
+    try:
+        if md.read_text(encoding="utf-8") != evidence.render_summary_md(summary):
+            problems.append("summary.md: does not match summary.json")
+    except FileNotFoundError:
         problems.append("summary.md: missing")
-    elif md.read_text(encoding="utf-8") != evidence.render_summary_md(summary):
-        problems.append("summary.md: does not match summary.json")
+    except (OSError, ValueError) as exc:
+        problems.append(f"summary.md: unreadable ({exc.__class__.__name__})")
 
     by_name = {s["name"]: s for s in summary["stages"]}
     current = required or stages.required_stages()
