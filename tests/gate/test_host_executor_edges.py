@@ -41,7 +41,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def _install(monkeypatch: pytest.MonkeyPatch, defs: tuple[Stage, ...]) -> None:
-    monkeypatch.setattr(stages, "build_stages", lambda options=None: defs)
+    monkeypatch.setattr(stages, "build_stages", lambda options=None, config=None: defs)
 
 
 def _config(repo: Path, tmp_path: Path, **kw: object) -> executor.GateConfig:
@@ -112,12 +112,12 @@ def test_earlier_evidence_is_cleared_links_and_all(tmp_path) -> None:
     assert (outside / "precious").read_text() == "x"  # the link went, not its target
 
 
-def test_package_version_unknown_without_a_readable_version(tmp_path) -> None:
-    assert executor.package_version(tmp_path) is None
-    init = tmp_path / "src" / "aksara" / "__init__.py"
-    init.parent.mkdir(parents=True)
-    init.write_text("VERSION = 1\n")
-    assert executor.package_version(tmp_path) is None
+def test_version_comes_from_the_wheel_name_or_is_unknown(tmp_path) -> None:
+    """summary.json's version is the built wheel's (PEP 427 name), never the source's."""
+    assert executor.wheel_version(None) is None
+    assert executor.wheel_version(tmp_path / "not-a-wheel.whl") is None
+    wheel = tmp_path / "aksara_framework-0.8.0-py3-none-any.whl"
+    assert executor.wheel_version(wheel) == "0.8.0"
 
 
 def test_no_git_means_unknown_revision(monkeypatch, repo) -> None:

@@ -93,7 +93,7 @@ def test_snapshot_patterns_negation_anchors_and_dangling_links(tmp_path) -> None
         "sub/build/x.txt": "anchored pattern: left out",
         "other/sub/build/y.txt": "same path deeper: kept (the pattern is anchored)",
         "deep/er/cache/z.txt": "**/cache: left out at any depth",
-        "keep.log": "negations are not supported: still left out",
+        "keep.log": "a later negation puts it back (the engine's rule: last match wins)",
         "ok.txt": "copied",
     }
     for rel, text in files.items():
@@ -104,7 +104,7 @@ def test_snapshot_patterns_negation_anchors_and_dangling_links(tmp_path) -> None
     count = snapshot.copy_source(src, tmp_path / "dest", patterns)
     copied = sorted(p.relative_to(tmp_path / "dest").as_posix()
                     for p in (tmp_path / "dest").rglob("*") if p.is_file())
-    assert copied == ["ok.txt", "other/sub/build/y.txt"] and count == 2
+    assert copied == ["keep.log", "ok.txt", "other/sub/build/y.txt"] and count == 3
 
 
 def test_tools_and_wheel_are_installed_before_the_steps(tmp_path) -> None:
