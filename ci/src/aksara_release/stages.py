@@ -8,9 +8,10 @@ subprocesses. Neither executor may add, drop or change a command: tests assert t
 both run exactly :meth:`Stage.render` of the definitions below.
 
 Commands are argv lists with placeholders filled per executor (see :class:`Paths`):
-``{src}`` the source tree (also the working directory), ``{out}`` the stage's
-evidence directory, ``{work}`` a scratch directory, ``{dist}`` the directory holding
-the built distributions, ``{wheel}`` / ``{sdist}`` their paths, ``{gate}`` the
+``{python}`` the stage's interpreter (the ``python`` first on its ``PATH``: the host's
+per-stage venv, the image's Python), ``{src}`` the source tree (also the working
+directory), ``{out}`` the stage's evidence directory, ``{work}`` a scratch directory,
+``{dist}`` the directory holding the built distributions, ``{wheel}`` / ``{sdist}`` their paths, ``{gate}`` the
 directory holding the gate's own ``aksara_release`` package (the gate brings its own
 helpers; the tree under test need not contain ``ci/``).
 
@@ -53,10 +54,13 @@ class Paths:
     wheel: str = "{wheel}"
     sdist: str = "{sdist}"
     gate: str = "{gate}"
+    #: The interpreter the stage installs into and runs (the ``python`` on its ``PATH``).
+    python: str = "{python}"
 
     def fill(self, text: str) -> str:
         return (
             text.replace("{gate}", self.gate)
+            .replace("{python}", self.python)
             .replace("{src}", self.src)
             .replace("{out}", self.out)
             .replace("{work}", self.work)
@@ -67,7 +71,8 @@ class Paths:
 
 
 #: The layout inside every stage container (the Dagger executor).
-CONTAINER_PATHS = Paths(src="/src", out="/out", work="/work", dist="/dist", gate="/gate")
+CONTAINER_PATHS = Paths(src="/src", out="/out", work="/work", dist="/dist", gate="/gate",
+                        python="/usr/local/bin/python")
 
 
 @dataclass(frozen=True)
@@ -202,12 +207,13 @@ PIP_INSTALL: tuple[str, ...] = (
 )
 
 #: How every stage installs into its environment: the pinned uv (``versions.TOOLS["uv"]``,
-#: which each executor provides on ``PATH`` from the hash lock ``locks/uv.txt``) into the
-#: ``python`` on ``PATH`` (the host's per-stage venv, the container's image Python).
+#: which each executor provides on ``PATH`` from the hash lock ``locks/uv.txt``) into
+#: ``{python}`` (the host's per-stage venv, the container's image Python). A path, not the
+#: name ``python``: uv resolves a bare name to virtual environments only.
 #: ``--no-config``: no ``uv.toml`` or ``[tool.uv]`` of the tree under test changes what is
 #: installed; ``--no-python-downloads``: never another interpreter than the stage's.
 UV_PIP_INSTALL: tuple[str, ...] = (
-    "uv", "pip", "install", "--no-config", "--no-python-downloads", "--python", "python",
+    "uv", "pip", "install", "--no-config", "--no-python-downloads", "--python", "{python}",
 )
 
 #: How an executor puts the pinned uv itself in place with plain pip, hash-checked (the

@@ -105,6 +105,7 @@ class StageContext:
             wheel=str(self.wheel) if self.wheel else "{wheel}",
             sdist=str(self.sdist) if self.sdist else "{sdist}",
             gate=self.gate,
+            python=str(self.venv / "bin" / "python"),
         )
 
 
