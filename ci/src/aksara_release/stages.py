@@ -11,8 +11,8 @@ Commands are argv lists with placeholders filled per executor (see :class:`Paths
 ``{python}`` the stage's interpreter (the ``python`` first on its ``PATH``: the host's
 per-stage venv, the image's Python), ``{src}`` the source tree (also the working
 directory), ``{out}`` the stage's evidence directory, ``{work}`` a scratch directory,
-``{dist}`` the directory holding the built distributions, ``{wheel}`` / ``{sdist}`` their paths, ``{gate}`` the
-directory holding the gate's own ``aksara_release`` package (the gate brings its own
+``{dist}`` the directory holding the built distributions, ``{wheel}`` / ``{sdist}``
+their paths, ``{gate}`` the directory holding the gate's own ``aksara_release`` package (the gate brings its own
 helpers; the tree under test need not contain ``ci/``).
 
 This module holds the *structure* of every stage and nothing about one project: the
