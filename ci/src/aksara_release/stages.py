@@ -12,8 +12,9 @@ Commands are argv lists with placeholders filled per executor (see :class:`Paths
 per-stage venv, the image's Python), ``{src}`` the source tree (also the working
 directory), ``{out}`` the stage's evidence directory, ``{work}`` a scratch directory,
 ``{dist}`` the directory holding the built distributions, ``{wheel}`` / ``{sdist}``
-their paths, ``{gate}`` the directory holding the gate's own ``aksara_release`` package (the gate brings its own
-helpers; the tree under test need not contain ``ci/``).
+their paths, ``{gate}`` the directory holding the gate's own ``aksara_release``
+package (the gate brings its own helpers and hash locks; the tree under test need not
+contain ``ci/``).
 
 This module holds the *structure* of every stage and nothing about one project: the
 package's names, test paths, CLI flags and migrations come from the checked
