@@ -15,10 +15,11 @@ Runs ``python3 ci/gate.py run`` on this repository
 
 For each run it records the wall time, the sum of the stage times (from the run's
 ``summary.json``), their ratio (the parallel speed-up), the verdict and every stage's
-status, time and its install and run times (``install_s``, ``run_s`` of
-result.json; the install times summed over the stages as ``install_sum_s``), and the
-peak memory: the peak of the summed RSS of the gate's whole process tree (sampled
-every 0.25 s from /proc) and the peak size of the gate's run directory on tmpfs (stage venvs live there while they run). Results go to
+status, time and its install and run times (``install_s``, ``run_s`` of result.json; the
+install times summed over the stages as ``install_sum_s``), and the peak memory: the
+peak of the summed RSS of the gate's whole process tree (sampled every 0.25 s from
+/proc) and the peak size of the gate's run directory on tmpfs (stage venvs live there
+while they run). Results go to
 ``<out>/gate-<UTC timestamp>.json`` and a Markdown table ``<out>/gate_bench.md``.
 
 The runner venv (``.gate/runner``) is reused by both runs: "cold" is about the
