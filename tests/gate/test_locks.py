@@ -118,3 +118,27 @@ def test_a_tampered_lock_entry_fails_the_stage_naming_the_distribution(tmp_path:
     assert bad.reason == ("install tools: hash mismatch for build==1.6.1: the download does "
                           "not match the locked hash")
     assert bad.run_s is None
+
+
+def test_the_runner_finds_the_pinned_uv_on_path_and_refuses_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside a stage (the gate's own tests in unit-tests) uv is not a distribution of the
+    environment but the executor's, on PATH; a uv of another version is refused."""
+    import sys
+
+    from aksara_release.host import venvs
+
+    real = venvs._find_uv()
+    monkeypatch.setitem(sys.modules, "uv", None)  # no uv distribution importable
+    (tmp_path / "good").mkdir()
+    (tmp_path / "good" / "uv").symlink_to(real)
+    monkeypatch.setenv("PATH", str(tmp_path / "good"))
+    assert venvs._find_uv() == tmp_path / "good" / "uv"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "uv").write_text("#!/bin/sh\necho 'uv 0.0.1'\n")
+    (other / "uv").chmod(0o755)
+    monkeypatch.setenv("PATH", str(other))
+    with pytest.raises(RuntimeError, match=r"uv 0\.0\.1, the gate pins uv==0\.13\.8"):
+        venvs._find_uv()

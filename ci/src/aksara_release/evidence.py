@@ -158,6 +158,7 @@ class StageResult:
 
 
 def seconds(value: Any) -> float | None:
+    """A recorded duration in seconds (None stays None: that part never started)."""
     return None if value is None else float(value)
 
 

@@ -149,6 +149,8 @@ def _base_env(ctx: StageContext) -> dict[str, str]:
         "PIP_CACHE_DIR": str(ctx.pip_cache),
         "PIP_NO_INPUT": "1",
         "UV_CACHE_DIR": str(ctx.uv_cache_dir),
+        # the run directory is usually on tmpfs, the cache on disk: copy, as in Dagger
+        "UV_LINK_MODE": "copy",
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -62,19 +62,33 @@ _UV_LOCK = threading.Lock()
 _UV: list[Path] = []
 
 
-def uv_binary() -> Path:
-    """The pinned uv of this interpreter's environment (the runner's, the dev venv's).
+def _find_uv() -> Path:
+    """This environment's ``uv`` distribution (the runner's, the dev venv's), else the
+    ``uv`` on ``PATH`` (inside a stage, e.g. the gate's own tests in ``unit-tests``, the
+    executor's); either must be the pinned version."""
+    try:
+        from uv import find_uv_bin
 
-    Looked up once, under a lock: ``uv.find_uv_bin`` reads ``sysconfig``, whose first
-    use is not thread-safe (stages start in parallel)."""
+        found: str | None = find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+    if found is None:
+        raise RuntimeError(f"{versions.TOOLS['uv']} is not installed in the gate's runner "
+                           "(ci/gate.py installs it)")
+    pin = versions.TOOLS["uv"].split("==", 1)[1]
+    done = subprocess.run([found, "--version"], capture_output=True, text=True, check=False)
+    if done.stdout.split()[1:2] != [pin]:
+        raise RuntimeError(f"{found} is {done.stdout.strip() or 'not runnable'}, the gate "
+                           f"pins {versions.TOOLS['uv']}")
+    return Path(found)
+
+
+def uv_binary() -> Path:
+    """The pinned uv, looked up once, under a lock: ``uv.find_uv_bin`` reads
+    ``sysconfig``, whose first use is not thread-safe (stages start in parallel)."""
     with _UV_LOCK:
         if not _UV:
-            try:
-                from uv import find_uv_bin
-            except ImportError:
-                raise RuntimeError(f"{versions.TOOLS['uv']} is not installed in the gate's "
-                                   "runner (ci/gate.py installs it)") from None
-            _UV.append(Path(find_uv_bin()))
+            _UV.append(_find_uv())
         return _UV[0]
 
 
