@@ -142,3 +142,16 @@ def test_the_runner_finds_the_pinned_uv_on_path_and_refuses_another(
     monkeypatch.setenv("PATH", str(other))
     with pytest.raises(RuntimeError, match=r"uv 0\.0\.1, the gate pins uv==0\.13\.8"):
         venvs._find_uv()
+
+
+def test_static_analysis_with_one_analyser_installs_the_locked_set() -> None:
+    project = config.parse(
+        '[project]\nname = "demo"\nversion = "1"\n[tool.aksara-release]\nimport-name = "demo"\n'
+        '[tool.aksara-release.stages.static-analysis]\nruff = { targets = ["."] }\n'
+    )
+    stage = next(s for s in stages.build_stages(stages.GateOptions(), project)
+                 if s.name == "static-analysis")
+    assert [a for step in stage.steps for a in step.argv].count("ruff") >= 1
+    assert "mypy" not in [a for step in stage.steps for a in step.argv]
+    assert stage.tools == versions.tools(*stages.ANALYSERS)
+    assert locks.check(stage.tools).name == "bandit+mypy+ruff+zizmor.txt"

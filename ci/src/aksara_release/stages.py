@@ -563,7 +563,8 @@ def _static_stage(base: Stage, cfg: StageConfig) -> Stage:
             evidence.append("zizmor.sarif")
     return Stage(
         name=base.name, title=base.title, proves=base.proves,
-        tools=versions.tools(*analysers), wheel_extras=(), env=BASE_ENV,
+        # all four from their one lock, whichever run: any subset stays hash-locked
+        tools=versions.tools(*ANALYSERS), wheel_extras=(), env=BASE_ENV,
         steps=_with_verdict(*steps), evidence=(*evidence, *VERDICT_EVIDENCE),
     )
 
