@@ -8,16 +8,18 @@ Usage::
 
 Runs ``python3 ci/gate.py run`` on this repository
 
-1. **cold**: with an empty pip cache (``--pip-cache`` pointing at a new directory), so
-   every stage downloads its tools and wheels from the index;
+1. **cold**: with empty pip and uv caches (``--pip-cache`` / ``--uv-cache`` pointing at
+   new directories), so every stage downloads its tools and wheels from the index;
 2. **warm**: again, with the cache the cold run filled;
 3. optionally (``--sequential``) warm with ``--jobs 1``: the stages one after another.
 
 For each run it records the wall time, the sum of the stage times (from the run's
 ``summary.json``), their ratio (the parallel speed-up), the verdict and every stage's
-status and time, and the peak memory: the peak of the summed RSS of the gate's whole
-process tree (sampled every 0.25 s from /proc) and the peak size of the gate's run
-directory on tmpfs (stage venvs live there while they run). Results go to
+status, time and its install and run times (``install_s``, ``run_s`` of result.json; the
+install times summed over the stages as ``install_sum_s``), and the peak memory: the
+peak of the summed RSS of the gate's whole process tree (sampled every 0.25 s from
+/proc) and the peak size of the gate's run directory on tmpfs (stage venvs live there
+while they run). Results go to
 ``<out>/gate-<UTC timestamp>.json`` and a Markdown table ``<out>/gate_bench.md``.
 
 The runner venv (``.gate/runner``) is reused by both runs: "cold" is about the
@@ -114,12 +116,13 @@ class Sampler:
         self._thread.join()
 
 
-def run_once(label: str, pip_cache: Path, args: list[str], work: Path) -> dict[str, Any]:
+def run_once(label: str, cache: Path, args: list[str], work: Path) -> dict[str, Any]:
     evidence = work / f"evidence-{label}"
     run_root = work / f"runroot-{label}"
     run_root.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, str(ROOT / "ci" / "gate.py"), "run", "--evidence", str(evidence),
-           "--pip-cache", str(pip_cache), "--run-root", str(run_root), *args]
+           "--pip-cache", str(cache / "pip"), "--uv-cache", str(cache / "uv"),
+           "--run-root", str(run_root), *args]
     print(f"[{label}] {' '.join(cmd)}", flush=True)
     start = time.monotonic()
     with open(work / f"{label}.log", "w") as log:
@@ -139,7 +142,9 @@ def run_once(label: str, pip_cache: Path, args: list[str], work: Path) -> dict[s
         "speedup": round(stage_sum / summary["wall_time_s"], 2) if summary["wall_time_s"] else None,
         "peak_tree_rss_mib": round(sampler.peak_rss / 2**20, 1),
         "peak_run_dir_mib": round(sampler.peak_run_dir / 2**20, 1),
-        "stages": {s["name"]: {"status": s["status"], "duration_s": s["duration_s"]}
+        "install_sum_s": round(sum(s.get("install_s") or 0.0 for s in summary["stages"]), 1),
+        "stages": {s["name"]: {"status": s["status"], "duration_s": s["duration_s"],
+                               "install_s": s.get("install_s"), "run_s": s.get("run_s")}
                    for s in summary["stages"]},
     }
     print(f"[{label}] wall {wall:.1f}s, stages sum {stage_sum:.1f}s, verdict "
@@ -158,13 +163,15 @@ def render_md(doc: dict[str, Any]) -> str:
         "The machine was shared with other work while measuring: treat the times as "
         "upper bounds.",
         "",
-        "| Run | Wall (s) | Sum of stage times (s) | Speed-up | Peak RSS of the gate's "
-        "processes (MiB) | Peak stage venvs on tmpfs (MiB) | Verdict |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| Run | Wall (s) | Sum of stage times (s) | Installs summed (s) | Speed-up | "
+        "Peak RSS of the gate's processes (MiB) | Peak stage venvs on tmpfs (MiB) | Verdict |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in runs:
+        installs = r.get("install_sum_s")
         lines.append(
             f"| {r['label']} | {r['gate_wall_s']:.1f} | {r['stage_time_sum_s']:.1f} | "
+            f"{'n/a' if installs is None else installs} | "
             f"{r['speedup']}x | {r['peak_tree_rss_mib']} | {r['peak_run_dir_mib']} | "
             f"{r['verdict']} |"
         )
@@ -176,8 +183,10 @@ def render_md(doc: dict[str, Any]) -> str:
         cells = []
         for r in runs:
             s = r["stages"][name]
-            cells.append(f"{s['duration_s']:.1f}" + ("" if s["status"] == "passed"
-                                                     else f" ({s['status']})"))
+            install = s.get("install_s")
+            cells.append(f"{s['duration_s']:.1f}"
+                         + ("" if install is None else f" (install {install:.1f})")
+                         + ("" if s["status"] == "passed" else f" ({s['status']})"))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -13,7 +13,9 @@ Usage::
 
 Why a stdlib bootstrap: the gate must start where nothing is installed. ``run`` and
 ``verify`` create (or refresh, when the pins change) a runner environment in
-``.gate/runner`` with the pinned embedded PostgreSQL, psycopg and jsonschema, then
+``.gate/runner`` with the pinned embedded PostgreSQL, psycopg, jsonschema and uv (uv
+hash-checked from ``ci/src/aksara_release/locks/uv.txt``: it installs every stage's
+tools from their hash locks), then
 re-execute ``python -m aksara_release.host`` there. ``test`` is the README's test
 command: it creates ``.gate/dev`` with ``pip install -e .[dev]`` and runs pytest with
 the arguments given (pytest's exit code is returned unchanged, so 5 "no tests
@@ -41,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CI_SRC = ROOT / "ci" / "src"
 sys.path.insert(0, str(CI_SRC))
 
-from aksara_release import versions  # noqa: E402 - needs the path above
+from aksara_release import locks, versions  # noqa: E402 - needs the path above
 
 #: The runner's own pins: what the host executor imports (not what stages install).
 PSYCOPG = "psycopg[binary]==3.3.9"
@@ -92,8 +94,13 @@ def _fail(message: str) -> int:
 
 
 def runner_python() -> Path:
+    """The runner: the pins above, and the pinned uv that makes and fills every stage's
+    environment, installed hash-checked from its lock (``locks/uv.txt``)."""
     reqs = list(RUNNER_REQUIREMENTS)
-    return _ensure_venv(_gate_home() / "runner", _stamp(*reqs), [[reqs[0]], reqs[1:]])
+    uv_lock = locks.check(versions.tools("uv"))
+    stamp = _stamp(*reqs, hashlib.sha256(uv_lock.read_bytes()).hexdigest())
+    uv = ["--require-hashes", "--no-deps", "-r", str(uv_lock)]
+    return _ensure_venv(_gate_home() / "runner", stamp, [[reqs[0]], reqs[1:], uv])
 
 
 def dev_python() -> Path:

@@ -15,7 +15,11 @@ documented changes:
   ``verdict.json``; the judges replace the old ``audit-verdict``, ``secrets-verdict``
   and ``sbom-verify`` steps, and the doctor stage installs ``jsonschema`` to validate
   its report. :func:`_unjudged` undoes exactly that wrapping, so the commands the tools
-  run are still compared with the golden file.
+  run are still compared with the golden file;
+- the tools are installed by the pinned uv from the hash lock of exactly the golden
+  file's requirement strings (``--require-hashes -r {gate}/aksara_release/locks/...``),
+  and the wheel by the same uv command (issue 14): :func:`_locked_installs` turns the
+  old pip commands into those, reading each lock's recorded input.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aksara_release import stages, versions
+from aksara_release import locks, stages, versions
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "stages-before-config.json").read_text())
 OLD_PATHS = GOLDEN["paths"]
@@ -81,6 +85,22 @@ def _unjudged(snapshot: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
+def _locked_installs(new: dict[str, Any]) -> None:
+    """The old ``pip install <pins>`` as ``uv pip install --require-hashes -r <lock>``,
+    where the lock was resolved from exactly those pins; the wheel install by uv."""
+    pip = list(stages.PIP_INSTALL)
+    if new["install_tools"] is not None:
+        assert new["install_tools"][:len(pip)] == pip
+        pins = new["install_tools"][len(pip):]
+        lock = locks.check(pins)  # recorded input == the golden pins, every file hashed
+        assert locks.inputs(lock.read_text()) == tuple(sorted(pins))
+        new["install_tools"] = [*stages.UV_PIP_INSTALL, "--require-hashes", "-r",
+                                f"/G/{locks.LOCK_SUBDIR}/{lock.name}"]
+    if new["install_wheel"] is not None:
+        assert new["install_wheel"][:len(pip)] == pip
+        new["install_wheel"] = [*stages.UV_PIP_INSTALL, *new["install_wheel"][len(pip):]]
+
+
 def _expected(old: dict[str, Any], stage: stages.Stage) -> dict[str, Any]:
     """Today's snapshot with the documented changes applied: the import-origin plugin and
     the per-suite minimum of tests on every pytest step, and the derandomized fuzz
@@ -90,6 +110,7 @@ def _expected(old: dict[str, Any], stage: stages.Stage) -> dict[str, Any]:
                     if step[0][:3] != HELPER or step[0][3] not in REPLACED_BY_JUDGES]
     if new["title"] == "aksara doctor production-check":
         new["install_tools"] = [*stages.PIP_INSTALL, versions.TOOLS["jsonschema"]]
+    _locked_installs(new)
     if new["env"].get("PYTHONPATH") == "/S/ci/src":
         new["env"]["PYTHONPATH"] = "/G"
     for step in new["steps"]:

@@ -99,7 +99,8 @@ def run_function(fn: Callable[[], Any]) -> Any:
 
 def expected_execs(stage: stages.Stage) -> list[tuple[tuple[str, ...], str | None]]:
     rendered = stage.render(PATHS)
-    out: list[tuple[tuple[str, ...], str | None]] = []
+    # the pinned uv first, hash-checked from its lock (the host runner has it already)
+    out: list[tuple[tuple[str, ...], str | None]] = [(main.UV_BOOTSTRAP, None)]
     for argv in (rendered.install_tools, rendered.install_wheel):
         if argv is not None:
             out.append((argv, None))
@@ -237,7 +238,7 @@ def test_stage_container_runs_exactly_the_stage_definition(
     # the check variant fails at the first failing step (expect=SUCCESS, the default)
     assert all("expect" not in c.args for c in dc.calls(ctr, "withExec"))
 
-    expected_env = dict(rendered.env)
+    expected_env = {**main.UV_ENV, **rendered.env}  # the executor's uv cache, then the stage's
     if stage.name in main.READS_OUTSIDE_WORLD:
         expected_env[main.CACHE_BUSTER] = dc.env(ctr)[main.CACHE_BUSTER]
         assert re.fullmatch(r"[0-9a-f]{16}", expected_env[main.CACHE_BUSTER])
@@ -255,9 +256,13 @@ def test_stage_layers_are_ordered_for_caching(
     rendered = stage.render(PATHS)
     names = dc.names(ctr)
     cache = dc.index_of(ctr, "withMountedCache", path=main.PIP_CACHE)
+    uv_cache = dc.index_of(ctr, "withMountedCache", path=main.UV_CACHE)
+    lock_dir = dc.index_of(ctr, "withDirectory", path=main.LOCKS_PATH)
     first_exec = names.index("withExec")
-    assert cache < first_exec
-    installs = sum(a is not None for a in (rendered.install_tools, rendered.install_wheel))
+    assert cache < first_exec and uv_cache < first_exec
+    assert lock_dir < first_exec  # the locks, not the whole gate code, before the installs
+    assert dc.env(ctr)["UV_CACHE_DIR"] == main.UV_CACHE
+    installs = 1 + sum(a is not None for a in (rendered.install_tools, rendered.install_wheel))
     last_install = [i for i, n in enumerate(names) if n == "withExec"][installs - 1]
     if stage.needs_source:
         src = dc.index_of(ctr, "withDirectory", path="/src")
@@ -379,6 +384,7 @@ def test_dist_builds_once_with_the_package_build_stage() -> None:
     assert dc.chain(directory)[-1].name == "directory"
     assert dc.chain(directory)[-1].args == {"path": "/dist"}
     assert actual_execs(directory) == [
+        (main.UV_BOOTSTRAP, None),
         (build.render(stages.CONTAINER_PATHS).install_tools, None),
         *[(s.argv, s.stdout) for s in build.render(stages.CONTAINER_PATHS).steps],
     ]
@@ -504,8 +510,8 @@ def test_every_stage_gets_the_run_nonce_before_its_steps(monkeypatch: pytest.Mon
         (buster,) = [i for i, c in enumerate(dc.chain(ctr))
                      if c.name == "withEnvVariable" and c.args["name"] == main.CACHE_BUSTER]
         execs = [i for i, n in enumerate(names) if n == "withExec"]
-        installs = sum(a is not None for a in (stage.install_tools_argv(),
-                                               stage.install_wheel_argv()))
+        installs = 1 + sum(a is not None for a in (stage.install_tools_argv(),
+                                                   stage.install_wheel_argv()))
         assert all(i < buster for i in execs[:installs]), stage.name  # installs stay cached
         assert all(buster < i for i in execs[installs:]), stage.name
         nonces.add(dc.env(ctr)[main.CACHE_BUSTER])
@@ -740,11 +746,16 @@ def test_release_gate_records_failed_set_up_and_killed_steps(
 ) -> None:
     engine = FakeEngine(monkeypatch)
     original_sync, original_exit_code = gen.Container.sync, gen.Container.exit_code
-    twine_install = list(stages.get_stage("twine-check").install_tools_argv() or ())
+    twine_install = list(stages.get_stage("twine-check").render(PATHS).install_tools or ())
+    secrets_install = list(stages.get_stage("secret-scan").render(PATHS).install_tools or ())
+    mismatch = ("error: Failed to download `detect-secrets==1.5.0`\n"  # pragma: allowlist secret
+                "  cause: Hash mismatch for `detect-secrets==1.5.0`\n")  # pragma: allowlist secret
 
     async def sync(ctr: Any) -> Any:
-        if any("twine==" in " ".join(a) for a in dc.execs(ctr)):
+        if any("locks/twine.txt" in " ".join(a) for a in dc.execs(ctr)):
             raise dc.exec_error(twine_install, 1, stderr="No matching distribution")
+        if any("locks/detect-secrets.txt" in " ".join(a) for a in dc.execs(ctr)):
+            raise dc.exec_error(secrets_install, 1, stderr=mismatch)
         return await original_sync(ctr)
 
     async def exit_code(ctr: Any) -> int:
@@ -761,15 +772,25 @@ def test_release_gate_records_failed_set_up_and_killed_steps(
     assert results["twine-check"]["exit_code"] == 1
     assert results["twine-check"]["reason"] == "installing the stage's tools or the wheel failed"
     assert "No matching distribution" in logs["stages/twine-check/log.txt"]
+    # a download not matching its lock's hash is a finding: failed, naming the distribution
+    assert results["secret-scan"]["status"] == "failed"
+    assert results["secret-scan"]["reason"] == (
+        "install: hash mismatch for detect-secrets==1.5.0: the download does not match the "
+        "locked hash")
+    assert results["secret-scan"]["install_s"] is not None
+    assert results["secret-scan"]["run_s"] is None
     assert results["workflow-lint"]["status"] == "failed"
     assert results["workflow-lint"]["exit_code"] == 137
     assert "Killed" in logs["stages/workflow-lint/log.txt"]
     # every other stage ran all of its steps
-    others = [s for s in ALL_STAGES if s.name not in ("twine-check", "workflow-lint")]
+    others = [s for s in ALL_STAGES
+              if s.name not in ("twine-check", "workflow-lint", "secret-scan")]
     assert sorted(a for a in engine.ran if not any("actionlint" in x for x in a)) == sorted(
         step.argv for stage in others for step in stage.render(PATHS).steps
     )
     assert {results[s.name]["status"] for s in others} == {"passed"}
+    assert all(results[s.name]["install_s"] is not None and results[s.name]["run_s"] is not None
+               for s in others)
 
 
 # ----------------------------------------------------------------------------- bundle.py

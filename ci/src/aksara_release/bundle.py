@@ -103,6 +103,8 @@ def finish(
                 reason=reason,
                 failed_step=item.get("failed_step"),
                 started_at=item.get("started_at"),
+                install_s=evidence.seconds(item.get("install_s")),
+                run_s=evidence.seconds(item.get("run_s")),
             )
         except (KeyError, ValueError) as exc:
             raise BundleError(f"meta: stage {name}: {exc}") from None

@@ -111,6 +111,10 @@ class StageResult:
     #: Per tool: ran, exit code, counts of what it examined, findings, status (from the
     #: stage's ``verdict.json``; see :func:`apply_verdict`).
     checks: tuple[Mapping[str, Any], ...] = ()
+    #: Seconds spent installing (tools and wheel) and running the steps; None when that
+    #: part never started. Where a gate's time goes (benchmarks/gate_bench.py reads them).
+    install_s: float | None = None
+    run_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STAGE_STATUSES:
@@ -123,6 +127,8 @@ class StageResult:
             "status": self.status,
             "exit_code": self.exit_code,
             "duration_s": round(self.duration_s, 3),
+            "install_s": None if self.install_s is None else round(self.install_s, 3),
+            "run_s": None if self.run_s is None else round(self.run_s, 3),
             "started_at": self.started_at,
             "reason": self.reason,
             "failed_step": self.failed_step,
@@ -148,7 +154,14 @@ class StageResult:
             started_at=data.get("started_at"),
             extra=dict(data.get("extra", {})),
             checks=tuple(dict(c) for c in data.get("checks", ())),
+            install_s=seconds(data.get("install_s")),
+            run_s=seconds(data.get("run_s")),
         )
+
+
+def seconds(value: Any) -> float | None:
+    """A recorded duration in seconds (None stays None: that part never started)."""
+    return None if value is None else float(value)
 
 
 #: Written by the stage's ``verdict`` step (``aksara_release.judges.checks``).

@@ -42,12 +42,22 @@ import anyio
 import dagger
 from dagger import DefaultPath, Doc, Ignore, ReturnType, check, dag, function, object_type
 
-from aksara_release import bundle, evidence, release_identity, stages, versions
+from aksara_release import bundle, evidence, locks, release_identity, stages, versions
 from aksara_release import config as gate_config
 from aksara_release.scrub import Scrubber
 
 #: Where pip keeps its cache in every stage container (a shared cache volume).
 PIP_CACHE = "/root/.cache/pip"
+#: uv's cache in every stage container (a shared cache volume, ``UV_CACHE_DIR``). The
+#: volume is another file system than the container's: uv copies instead of linking.
+UV_CACHE = "/root/.cache/uv"
+UV_ENV: dict[str, str] = {"UV_CACHE_DIR": UV_CACHE, "UV_LINK_MODE": "copy"}
+#: The hash locks inside the container (the gate's own ``aksara_release/locks``), mounted
+#: before the installs so the tool layers depend on the lock files only.
+LOCKS_PATH = f"{stages.CONTAINER_PATHS.gate}/{locks.LOCK_SUBDIR}"
+#: The pinned uv, installed hash-checked with the image's pip (the host runner gets it
+#: from ``ci/gate.py``): the first install of every stage container.
+UV_BOOTSTRAP: tuple[str, ...] = tuple(stages.CONTAINER_PATHS.fill(a) for a in stages.UV_BOOTSTRAP)
 #: Host name of a stage's PostgreSQL service inside the stage container.
 DB_ALIAS = "db"
 DB_PORT = 5432
@@ -199,6 +209,8 @@ class Outcome:
     started_at: str | None = None
     reason: str | None = None
     failed_step: str | None = None
+    install_s: float | None = None
+    run_s: float | None = None
     log: str = ""
     out: dagger.Directory | None = None
     container: dagger.Container | None = None
@@ -213,6 +225,8 @@ class Outcome:
             "started_at": self.started_at,
             "reason": self.reason,
             "failed_step": self.failed_step,
+            "install_s": self.install_s,
+            "run_s": self.run_s,
         }
 
 
@@ -367,7 +381,8 @@ class AksaraRelease:
     ) -> dagger.Container:
         """The stage's container with everything but its steps (no engine call).
 
-        Order matters for caching: image, pip cache and pinned tools first; then the
+        Order matters for caching: image, pip and uv caches, the lock files, the pinned uv
+        (hash-checked with pip) and the pinned tools (hash-checked with uv) first; then the
         wheel; only then the gate code, the source, services and secrets, which change
         more often; the run's nonce (``nonce=True``, or a stage reading the outside
         world) last, right before the steps. ``database`` is the service (already
@@ -382,7 +397,13 @@ class AksaraRelease:
             dag.container()
             .from_(self._python_image())
             .with_mounted_cache(PIP_CACHE, dag.cache_volume(f"aksara-pip-py{self.python_version}"))
+            .with_mounted_cache(UV_CACHE, dag.cache_volume(f"aksara-uv-py{self.python_version}"))
         )
+        for name, value in UV_ENV.items():
+            ctr = ctr.with_env_variable(name, value)
+        ctr = ctr.with_directory(
+            LOCKS_PATH, self._gate_code().directory(locks.LOCK_SUBDIR)
+        ).with_exec(list(UV_BOOTSTRAP))
         if rendered.install_tools is not None:
             ctr = ctr.with_exec(list(rendered.install_tools))
         if dist is not None and stage.needs_dist:
@@ -701,7 +722,8 @@ class AksaraRelease:
         rendered = stage.render(
             container_paths(dist.wheel if dist else None, dist.sdist if dist else None)
         )
-        installs = [argv for argv in (rendered.install_tools, rendered.install_wheel) if argv]
+        installs = [UV_BOOTSTRAP, *(argv for argv in (rendered.install_tools,
+                                                      rendered.install_wheel) if argv)]
         log = [f"# {stage.name}: {stage.title}", f"# image: {self._python_image()}"]
         outcome = Outcome(stage.name, stage.title, "passed", exit_code=0, started_at=started_at)
         ctr: dagger.Container | None = None
@@ -712,6 +734,7 @@ class AksaraRelease:
             outcome.reason = run.scrub(reason)
             log.append(f"[error: {outcome.reason}]")
 
+        install_clock: float | None = None
         try:
             database = None
             if stage.database:
@@ -724,7 +747,10 @@ class AksaraRelease:
                 database = (started, url)
             prepared = self.stage_container(stage, run, dist, database=database, nonce=True)
             log += ["$ " + " ".join(argv) for argv in installs]
+            install_clock = time.monotonic()
             ctr = await prepared.sync()
+            outcome.install_s = time.monotonic() - install_clock
+            run_clock = time.monotonic()
             for index, step in enumerate(rendered.steps, 1):
                 step_clock = time.monotonic()
                 stdout, stderr = step_log_files(index, step)
@@ -750,9 +776,19 @@ class AksaraRelease:
                     outcome.failed_step = _step_text(step)
                     outcome.reason = f"step exited with {code}"
                     break
+            outcome.run_s = time.monotonic() - run_clock
         except dagger.ExecError as exc:  # before the steps: the service or the set-up
+            if install_clock is not None and outcome.install_s is None:
+                outcome.install_s = time.monotonic() - install_clock
             log.append(_exec_output(exc))
-            if list(exc.command) in [list(argv) for argv in installs]:
+            mismatch = locks.hash_failure(_exec_output(exc))
+            if list(exc.command) in [list(argv) for argv in installs] and mismatch:
+                # A download that is not what the lock fixed: a finding, not a breakage.
+                outcome.status, outcome.exit_code = "failed", exc.exit_code
+                outcome.reason = run.scrub(f"install: {mismatch}")
+                outcome.failed_step = _step_text(stages.Step(tuple(exc.command)))
+                log.append(f"[failed: {outcome.reason}]")
+            elif list(exc.command) in [list(argv) for argv in installs]:
                 error("installing the stage's tools or the wheel failed", exc.exit_code)
             elif stage.database and ctr is None and started is None:
                 error(f"the database service did not become ready: {describe(exc.command)} "

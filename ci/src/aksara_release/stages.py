@@ -8,11 +8,13 @@ subprocesses. Neither executor may add, drop or change a command: tests assert t
 both run exactly :meth:`Stage.render` of the definitions below.
 
 Commands are argv lists with placeholders filled per executor (see :class:`Paths`):
-``{src}`` the source tree (also the working directory), ``{out}`` the stage's
-evidence directory, ``{work}`` a scratch directory, ``{dist}`` the directory holding
-the built distributions, ``{wheel}`` / ``{sdist}`` their paths, ``{gate}`` the
-directory holding the gate's own ``aksara_release`` package (the gate brings its own
-helpers; the tree under test need not contain ``ci/``).
+``{python}`` the stage's interpreter (the ``python`` first on its ``PATH``: the host's
+per-stage venv, the image's Python), ``{src}`` the source tree (also the working
+directory), ``{out}`` the stage's evidence directory, ``{work}`` a scratch directory,
+``{dist}`` the directory holding the built distributions, ``{wheel}`` / ``{sdist}``
+their paths, ``{gate}`` the directory holding the gate's own ``aksara_release``
+package (the gate brings its own helpers and hash locks; the tree under test need not
+contain ``ci/``).
 
 This module holds the *structure* of every stage and nothing about one project: the
 package's names, test paths, CLI flags and migrations come from the checked
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aksara_release import config as gate_config
-from aksara_release import versions
+from aksara_release import locks, versions
 from aksara_release.config import ConfigError, ProjectConfig, StageConfig
 
 #: The directory holding the running gate's ``aksara_release`` package (``{gate}`` on
@@ -53,10 +55,13 @@ class Paths:
     wheel: str = "{wheel}"
     sdist: str = "{sdist}"
     gate: str = "{gate}"
+    #: The interpreter the stage installs into and runs (the ``python`` on its ``PATH``).
+    python: str = "{python}"
 
     def fill(self, text: str) -> str:
         return (
             text.replace("{gate}", self.gate)
+            .replace("{python}", self.python)
             .replace("{src}", self.src)
             .replace("{out}", self.out)
             .replace("{work}", self.work)
@@ -67,7 +72,8 @@ class Paths:
 
 
 #: The layout inside every stage container (the Dagger executor).
-CONTAINER_PATHS = Paths(src="/src", out="/out", work="/work", dist="/dist", gate="/gate")
+CONTAINER_PATHS = Paths(src="/src", out="/out", work="/work", dist="/dist", gate="/gate",
+                        python="/usr/local/bin/python")
 
 
 @dataclass(frozen=True)
@@ -143,18 +149,24 @@ class Stage:
     def workdir(self) -> str:
         return "{src}" if self.needs_source else "{work}"
 
+    @property
+    def tool_lock(self) -> str | None:
+        """The hash lock of the stage's tool set (``{gate}``-relative), or None."""
+        return locks.gate_path(self.tools) if self.tools else None
+
     def install_tools_argv(self) -> tuple[str, ...] | None:
-        """The command installing the pinned tools, or None when there are none."""
-        if not self.tools:
+        """The command installing the pinned tools from their hash lock (every
+        distribution hash-checked), or None when there are none."""
+        if self.tool_lock is None:
             return None
-        return (*PIP_INSTALL, *self.tools)
+        return (*UV_PIP_INSTALL, "--require-hashes", "-r", self.tool_lock)
 
     def install_wheel_argv(self) -> tuple[str, ...] | None:
         """The command installing the built wheel (with extras), or None."""
         if self.wheel_extras is None:
             return None
         spec = "{wheel}" + (f"[{','.join(self.wheel_extras)}]" if self.wheel_extras else "")
-        return (*PIP_INSTALL, spec)
+        return (*UV_PIP_INSTALL, spec)
 
     def render(self, paths: Paths) -> RenderedStage:
         """Everything an executor runs for this stage, placeholders filled."""
@@ -193,6 +205,23 @@ class GateOptions:
 
 PIP_INSTALL: tuple[str, ...] = (
     "python", "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+)
+
+#: How every stage installs into its environment: the pinned uv (``versions.TOOLS["uv"]``,
+#: which each executor provides on ``PATH`` from the hash lock ``locks/uv.txt``) into
+#: ``{python}`` (the host's per-stage venv, the container's image Python). A path, not the
+#: name ``python``: uv resolves a bare name to virtual environments only.
+#: ``--no-config``: no ``uv.toml`` or ``[tool.uv]`` of the tree under test changes what is
+#: installed; ``--no-python-downloads``: never another interpreter than the stage's.
+UV_PIP_INSTALL: tuple[str, ...] = (
+    "uv", "pip", "install", "--no-config", "--no-python-downloads", "--python", "{python}",
+)
+
+#: How an executor puts the pinned uv itself in place with plain pip, hash-checked (the
+#: Dagger containers; the host runner installs the same lock in ``ci/gate.py``).
+UV_LOCK = locks.gate_path(versions.tools("uv"))
+UV_BOOTSTRAP: tuple[str, ...] = (
+    *PIP_INSTALL, "--require-hashes", "--no-deps", "-r", UV_LOCK,
 )
 
 #: Environment every stage gets: the gate's own helper package is importable as
@@ -534,7 +563,8 @@ def _static_stage(base: Stage, cfg: StageConfig) -> Stage:
             evidence.append("zizmor.sarif")
     return Stage(
         name=base.name, title=base.title, proves=base.proves,
-        tools=versions.tools(*analysers), wheel_extras=(), env=BASE_ENV,
+        # all four from their one lock, whichever run: any subset stays hash-locked
+        tools=versions.tools(*ANALYSERS), wheel_extras=(), env=BASE_ENV,
         steps=_with_verdict(*steps), evidence=(*evidence, *VERDICT_EVIDENCE),
     )
 
@@ -717,8 +747,8 @@ def package_build_stage() -> Stage:
     module's ``dist`` builds with it before any configuration is read."""
     name, title, proves = STAGE_TITLES[0]
     base = _unconfigured(name, title, proves, "")
-    return _configured(base, gate_config.StageConfig(name, True, ""), ProjectConfig(""),
-                       GateOptions())
+    return _locked(_configured(base, gate_config.StageConfig(name, True, ""),
+                               ProjectConfig(""), GateOptions()), None)
 
 
 def _unconfigured(name: str, title: str, proves: str, reason: str) -> Stage:
@@ -743,8 +773,22 @@ def build_stages(
         if reason is not None or cfg is None:
             out.append(_unconfigured(name, title, proves, reason or "not configured"))
             continue
-        out.append(_configured(_unconfigured(name, title, proves, ""), cfg, project, options))
+        out.append(_locked(_configured(_unconfigured(name, title, proves, ""), cfg, project,
+                                       options), cfg))
     return tuple(out)
+
+
+def _locked(stage: Stage, cfg: StageConfig | None) -> Stage:
+    """``stage`` once its tool set has a current hash lock (else a configuration error:
+    the gate installs no tool it cannot hash-check)."""
+    if stage.tools:
+        try:
+            locks.check(stage.tools)
+        except locks.LockError as exc:
+            where = (f"{cfg.origin}: {gate_config.TABLE_NAME}.stages.{stage.name}"
+                     if cfg is not None else stage.name)
+            raise ConfigError(f"{where}: {exc}") from None
+    return stage
 
 
 def import_every_module(import_name: str) -> str:

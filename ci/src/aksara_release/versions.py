@@ -52,7 +52,30 @@ TOOLS: dict[str, str] = {
     "mkdocs": "mkdocs==1.6.1",
     "mkdocs-material": "mkdocs-material==9.8.1",
     "dagger-io": "dagger-io==0.21.11",
+    "uv": "uv==0.13.8",
 }
+
+#: The tool sets the gate installs, each resolved into one hash lock
+#: (``aksara_release/locks/<names joined by +>.txt``) by ``python3 ci/lock_tools.py``.
+#: A stage installs its tools only from the lock of exactly its set (``locks.py``): a set
+#: missing here (a project configuring other tools) is refused until it is added and
+#: locked. ``uv`` is what both executors install first (the host runner, the containers).
+LOCKED_TOOL_SETS: tuple[tuple[str, ...], ...] = (
+    ("uv",),
+    ("build",),
+    ("twine",),
+    ("pytest",),
+    ("pytest", "hypothesis", "jsonschema", "pyyaml"),
+    ("pytest", "hypothesis", "jsonschema", "pyyaml", "dagger-io"),
+    ("jsonschema",),
+    ("mkdocs",),
+    ("mkdocs", "mkdocs-material"),
+    ("pip-audit",),
+    ("ruff", "bandit", "mypy", "zizmor"),
+    ("actionlint",),
+    ("detect-secrets",),
+    ("cyclonedx-bom", "cyclonedx-python-lib"),
+)
 
 
 def tools(*names: str) -> tuple[str, ...]:

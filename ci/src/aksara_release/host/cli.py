@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--tag", default=None,
                      help="release tag recorded in summary.json (default: a v* tag at HEAD)")
     run.add_argument("--pip-cache", type=Path, default=None, help="pip cache directory")
+    run.add_argument("--uv-cache", type=Path, default=None,
+                     help="uv cache directory (default: <gate home>/cache/uv)")
     run.add_argument("--run-root", type=Path, default=None,
                      help="where stage venvs live while they run (default: /dev/shm if roomy)")
     run.add_argument("--keep-run-dir", action="store_true",
@@ -180,6 +182,7 @@ def _main(args: argparse.Namespace, debug: bool) -> int:
             jobs=args.jobs,
             osv_url=args.osv_url,
             pip_cache=args.pip_cache,
+            uv_cache=args.uv_cache,
             keep_run_dir=args.keep_run_dir,
             run_root=args.run_root,
             stage_timeout=args.stage_timeout,

@@ -78,6 +78,8 @@ class GateConfig:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     osv_url: str | None = None
     pip_cache: Path | None = None
+    #: uv's cache, shared by every stage (default: ``<gate home>/cache/uv``).
+    uv_cache: Path | None = None
     keep_run_dir: bool = False
     #: Where stage venvs and source copies live (default: see :func:`default_run_root`).
     run_root: Path | None = None
@@ -227,6 +229,8 @@ def run_gate(config: GateConfig) -> int:
                                     dir=runs))
     pip_cache = (config.pip_cache or config.gate_home / "cache" / "pip").resolve()
     pip_cache.mkdir(parents=True, exist_ok=True)
+    uv_cache = (config.uv_cache or config.gate_home / "cache" / "uv").resolve()
+    uv_cache.mkdir(parents=True, exist_ok=True)
     dist = ev / evidence.DIST_DIR
     dist.mkdir(parents=True, exist_ok=True)
 
@@ -259,7 +263,8 @@ def run_gate(config: GateConfig) -> int:
             progress.start()
             try:
                 wheel, sdist = _schedule(config, to_run, producer, results, server, snap,
-                                         run_dir, ev, dist, pip_cache, progress, built)
+                                         run_dir, ev, dist, (pip_cache, uv_cache), progress,
+                                         built)
             except BaseException:
                 kill_active()
                 raise
@@ -338,7 +343,7 @@ def _schedule(
     run_dir: Path,
     ev: Path,
     dist: Path,
-    pip_cache: Path,
+    caches: tuple[Path, Path],
     progress: Progress,
     built: dict[str, Path | None],
 ) -> tuple[Path | None, Path | None]:
@@ -352,7 +357,8 @@ def _schedule(
     def submit(pool: ThreadPoolExecutor, stage: stages.Stage) -> None:
         ctx = StageContext(
             stage=stage, root=run_dir / "stages" / stage.name, snapshot=snap,
-            out=ev / evidence.STAGES_DIR / stage.name, dist=dist, pip_cache=pip_cache,
+            out=ev / evidence.STAGES_DIR / stage.name, dist=dist, pip_cache=caches[0],
+            uv_cache=caches[1],
             database=server, wheel=built["wheel"], sdist=built["sdist"],
             timeout=config.stage_timeout, on_state=progress.update,
         )

@@ -1,5 +1,10 @@
 """Run one rendered stage: fresh venv, tools, wheel, then the steps, in order.
 
+Installs run the stage's uv commands with the pinned uv (a directory holding only it
+is on ``PATH``) and uv's cache shared between stages and runs; a download that does not
+match its lock's hash fails the stage with a reason naming the distribution. The time
+spent installing and running the steps goes into the result (``install_s``, ``run_s``).
+
 The first failing command stops the stage. Output goes to ``log.txt`` with every
 secret value (generated secrets, the database password) replaced by ``***``; a
 secret found in an evidence file fails the stage (and is scrubbed there too).
@@ -20,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from aksara_release import evidence
+from aksara_release import evidence, locks
 from aksara_release import scrub as scrub_rule
 from aksara_release.host import venvs
 from aksara_release.host.database import DatabaseServer
@@ -91,6 +96,10 @@ class StageContext:
     timeout: float = DEFAULT_STAGE_TIMEOUT
     on_state: Callable[[str, str], None] = lambda name, state: None
     extra_secrets: tuple[str, ...] = field(default_factory=tuple)
+    #: uv's cache, shared by every stage and run (default: ``uv`` beside ``pip_cache``).
+    uv_cache: Path | None = None
+    #: ``{gate}``: the directory holding the gate's package (its hash locks included).
+    gate: str = GATE_SRC
 
     @property
     def src(self) -> Path:
@@ -104,6 +113,15 @@ class StageContext:
     def venv(self) -> Path:
         return self.root / "venv"
 
+    @property
+    def uv_bin(self) -> Path:
+        """A directory holding only the pinned ``uv`` (on the stage's ``PATH``)."""
+        return self.root / "uv-bin"
+
+    @property
+    def uv_cache_dir(self) -> Path:
+        return self.uv_cache or self.pip_cache.parent / "uv"
+
     def paths(self) -> Paths:
         return Paths(
             src=str(self.src),
@@ -112,7 +130,8 @@ class StageContext:
             dist=str(self.dist),
             wheel=str(self.wheel) if self.wheel else "{wheel}",
             sdist=str(self.sdist) if self.sdist else "{sdist}",
-            gate=GATE_SRC,
+            gate=self.gate,
+            python=str(self.venv / "bin" / "python"),
         )
 
 
@@ -130,7 +149,9 @@ def describe(argv: Sequence[str], limit: int = 6) -> str:
 #: what gets installed or how a tool behaves (PIP_NO_DEPS would not pass).
 PASSTHROUGH: tuple[str, ...] = (
     "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_CERT", "PIP_TRUSTED_HOST",
-    "PIP_DEFAULT_TIMEOUT", "PIP_RETRIES", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "PIP_DEFAULT_TIMEOUT", "PIP_RETRIES", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX",
+    "UV_EXTRA_INDEX_URL", "UV_NATIVE_TLS", "UV_HTTP_TIMEOUT", "HTTP_PROXY", "HTTPS_PROXY",
+    "NO_PROXY",
     "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
     "REQUESTS_CA_BUNDLE",
 )
@@ -145,7 +166,7 @@ def _base_env(ctx: StageContext) -> dict[str, str]:
     passed = {k: os.environ[k] for k in PASSTHROUGH if k in os.environ}
     return {
         **passed,
-        "PATH": f"{ctx.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{ctx.venv / 'bin'}:{ctx.uv_bin}:/usr/local/bin:/usr/bin:/bin",
         "VIRTUAL_ENV": str(ctx.venv),
         "HOME": str(home),
         "TMPDIR": str(tmp),
@@ -153,8 +174,21 @@ def _base_env(ctx: StageContext) -> dict[str, str]:
         "LC_ALL": "C.UTF-8",
         "PIP_CACHE_DIR": str(ctx.pip_cache),
         "PIP_NO_INPUT": "1",
+        "UV_CACHE_DIR": str(ctx.uv_cache_dir),
+        # the run directory is usually on tmpfs, the cache on disk: copy, as in Dagger
+        "UV_LINK_MODE": "copy",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def _text_since(log_path: Path, start: int) -> str:
+    """What the log got from byte ``start`` on (one command's output)."""
+    try:
+        with log_path.open("rb") as handle:
+            handle.seek(start)
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def _last_line(log_path: Path, start: int = 0) -> str:
@@ -262,19 +296,22 @@ def run_stage(ctx: StageContext) -> evidence.StageResult:
         secret_values += ctx.database.secrets()
     scrub = _Scrubber(secret_values)
 
+    spent: dict[str, float] = {}
+
     def result(status: evidence.StageStatus, code: int | None, reason: str | None,
                failed_step: str | None = None) -> evidence.StageResult:
         return evidence.StageResult(
             name=stage.name, title=stage.title, status=status, exit_code=code,
             duration_s=time.monotonic() - start, reason=reason, failed_step=failed_step,
-            started_at=started_at,
+            started_at=started_at, install_s=spent.get("install"), run_s=spent.get("run"),
         )
 
     with log_path.open("w", encoding="utf-8") as log, ExitStack() as stack:
         log.write(f"# stage {stage.name}: {stage.title}\n# proves: {stage.proves}\n")
         try:
             ctx.on_state(stage.name, "preparing")
-            venvs.create_venv(ctx.venv)
+            venvs.create_venv(ctx.venv, cache=ctx.uv_cache_dir)
+            venvs.link_uv(ctx.uv_bin)
             if stage.needs_source:
                 shutil.copytree(ctx.snapshot, ctx.src, symlinks=True)
             env = _base_env(ctx)
@@ -294,15 +331,25 @@ def run_stage(ctx: StageContext) -> evidence.StageResult:
         cwd = Path(rendered.workdir)
         code = 0
         for label, step in _commands(rendered):
-            ctx.on_state(stage.name, "installing" if label.startswith("install") else label)
+            phase = "install" if label.startswith("install") else "run"
+            ctx.on_state(stage.name, "installing" if phase == "install" else label)
             log.flush()
             mark = log_path.stat().st_size
+            clock = time.monotonic()
+            spent.setdefault(phase, 0.0)
             code = _run(
                 step.argv, cwd=cwd, env=env, log=log, scrub=scrub,
                 stdout_path=Path(step.stdout) if step.stdout else None, deadline=deadline,
             )
+            spent[phase] += time.monotonic() - clock
             if code != 0:
                 log.flush()
+                mismatch = locks.hash_failure(_text_since(log_path, mark)) if (
+                    phase == "install") else None
+                if mismatch is not None:
+                    log.write(f"# {label} failed: {mismatch}\n")
+                    return result("failed", code, f"{label}: {mismatch}",
+                                  f"{label}: {describe(step.argv)}")
                 hint = _last_line(log_path, mark)
                 if not hint and step.stdout:
                     hint = scrub(_last_line(Path(step.stdout)))

@@ -1,0 +1,157 @@
+"""The gate's tools come from hash locks that agree with ``versions.py`` (issue 14).
+
+The locks are written by ``python3 ci/lock_tools.py``; these tests fail when a pin in
+``versions.py`` moves without the locks, when a stage's tool set has no lock, and they
+install a tiny real tool set through the host runner with one hash of its lock tampered:
+the stage fails with a reason naming the distribution (and passes untampered).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from aksara_release import config, locks, stages, versions
+from aksara_release.host.runner import StageContext, run_stage
+from aksara_release.stages import Stage, Step
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("names", versions.LOCKED_TOOL_SETS, ids="+".join)
+def test_every_locked_set_agrees_with_versions(names: tuple[str, ...]) -> None:
+    requirements = versions.tools(*names)
+    text = locks.check(requirements).read_text()
+    assert locks.inputs(text) == tuple(sorted(requirements))
+    pinned = locks.pins(text)
+    for requirement in requirements:
+        name, version = requirement.split("[")[0].split("==")[0], requirement.split("==")[1]
+        assert pinned[locks.canonical(name)] == version, requirement
+    assert all(count > 0 for count in locks.hashed(text).values())  # every distribution
+
+
+def test_no_stray_lock_files() -> None:
+    expected = {locks.lock_file(versions.tools(*names)) for names in versions.LOCKED_TOOL_SETS}
+    assert set(locks.LOCK_DIR.glob("*.txt")) == expected
+
+
+def test_every_stage_of_this_repository_and_the_fixture_installs_from_a_lock() -> None:
+    fixture = config.load(ROOT / "tests" / "fixtures" / "tally_project")
+    for project in (None, fixture):
+        for stage in stages.build_stages(stages.GateOptions(), project):
+            if stage.tools:
+                argv = stage.install_tools_argv()
+                assert argv is not None and "--require-hashes" in argv
+                assert argv[-1] == locks.gate_path(stage.tools)
+                assert Path(stages.Paths("", "", "", "", gate=stages.GATE_SRC).fill(
+                    argv[-1])) == locks.check(stage.tools)
+
+
+def test_a_moved_pin_without_a_new_lock_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(versions.TOOLS, "build", "build==1.6.0")
+    with pytest.raises(config.ConfigError, match=r"build\.txt was resolved from build==1\.6\.1"
+                       r", not build==1\.6\.0 \(.*ci/lock_tools\.py"):
+        stages.build_stages()
+
+
+def test_a_tool_set_without_a_lock_is_refused(tmp_path: Path) -> None:
+    project = config.parse(
+        '[project]\nname = "demo"\nversion = "1"\n[tool.aksara-release]\nimport-name = "demo"\n'
+        '[tool.aksara-release.stages.unit-tests]\npaths = ["t"]\n'
+        'tools = ["pytest", "twine"]\n'
+    )
+    with pytest.raises(config.ConfigError, match=r"stages\.unit-tests: tools pytest==.*, "
+                       r"twine==.*: no hash lock pytest\+twine\.txt"):
+        stages.build_stages(stages.GateOptions(), project)
+
+
+def test_a_lock_missing_a_hash_is_refused(tmp_path: Path) -> None:
+    text = locks.check(versions.tools("build")).read_text()
+    (tmp_path / "build.txt").write_text(re.sub(r"\n    --hash=sha256:\w+", "", text, count=2))
+    with pytest.raises(locks.LockError, match="no hash for build"):
+        locks.check(versions.tools("build"), tmp_path)
+
+
+def test_hash_failure_names_the_distribution() -> None:
+    uv = ("error: Failed to download `build==1.6.1`\n  cause: Hash mismatch for `build==1.6.1`\n"
+          "\n  Expected:\n    sha256:00\n")
+    pip = ("ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. ...\n"
+           "    build==1.6.1 from https://files.example/build-1.6.1-py3-none-any.whl:\n"
+           "        Expected sha256 00\n")
+    for output in (uv, pip):
+        assert locks.hash_failure(output) == (
+            "hash mismatch for build==1.6.1: the download does not match the locked hash")
+    assert locks.hash_failure("error: No solution found when resolving dependencies") is None
+
+
+def _tiny_stage() -> Stage:
+    return Stage(name="tiny", title="Tiny", proves="test", needs_source=False,
+                 tools=versions.tools("build"),
+                 steps=(Step(("python", "-c", "import build, packaging")),))
+
+
+def _context(tmp_path: Path, gate: Path, name: str) -> StageContext:
+    return StageContext(stage=_tiny_stage(), root=tmp_path / name, snapshot=tmp_path,
+                        out=tmp_path / f"out-{name}", dist=tmp_path / "d",
+                        pip_cache=tmp_path / "cache" / "pip", database=None, gate=str(gate))
+
+
+def test_a_tampered_lock_entry_fails_the_stage_naming_the_distribution(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    shutil.copytree(locks.LOCK_DIR, gate / locks.LOCK_SUBDIR)
+    good = run_stage(_context(tmp_path, gate, "good"))
+    assert good.status == "passed", good.reason
+    assert good.install_s is not None and good.run_s is not None
+    lock = locks.lock_file(versions.tools("build"), gate / locks.LOCK_SUBDIR)
+    # every hash of build itself changed by one digit: whatever file uv picks, it differs
+    text = lock.read_text()
+    head, sep, rest = text.partition("build==1.6.1 \\\n")
+    entry, tail = rest.split("    # from", 1)
+    lock.write_text(head + sep + re.sub(r"[0-9a-f](\n|$| )",
+                                        lambda m: ("0" if m.group(0)[0] != "0" else "1")
+                                        + m.group(1), entry) + "    # from" + tail)
+    assert lock.read_text() != text
+    bad = run_stage(_context(tmp_path, gate, "bad"))  # same (warm) uv cache as the good run
+    assert bad.status == "failed"
+    assert bad.reason == ("install tools: hash mismatch for build==1.6.1: the download does "
+                          "not match the locked hash")
+    assert bad.run_s is None
+
+
+def test_the_runner_finds_the_pinned_uv_on_path_and_refuses_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside a stage (the gate's own tests in unit-tests) uv is not a distribution of the
+    environment but the executor's, on PATH; a uv of another version is refused."""
+    import sys
+
+    from aksara_release.host import venvs
+
+    real = venvs._find_uv()
+    monkeypatch.setitem(sys.modules, "uv", None)  # no uv distribution importable
+    (tmp_path / "good").mkdir()
+    (tmp_path / "good" / "uv").symlink_to(real)
+    monkeypatch.setenv("PATH", str(tmp_path / "good"))
+    assert venvs._find_uv() == tmp_path / "good" / "uv"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "uv").write_text("#!/bin/sh\necho 'uv 0.0.1'\n")
+    (other / "uv").chmod(0o755)
+    monkeypatch.setenv("PATH", str(other))
+    with pytest.raises(RuntimeError, match=r"uv 0\.0\.1, the gate pins uv==0\.13\.8"):
+        venvs._find_uv()
+
+
+def test_static_analysis_with_one_analyser_installs_the_locked_set() -> None:
+    project = config.parse(
+        '[project]\nname = "demo"\nversion = "1"\n[tool.aksara-release]\nimport-name = "demo"\n'
+        '[tool.aksara-release.stages.static-analysis]\nruff = { targets = ["."] }\n'
+    )
+    stage = next(s for s in stages.build_stages(stages.GateOptions(), project)
+                 if s.name == "static-analysis")
+    assert [a for step in stage.steps for a in step.argv].count("ruff") >= 1
+    assert "mypy" not in [a for step in stage.steps for a in step.argv]
+    assert stage.tools == versions.tools(*stages.ANALYSERS)
+    assert locks.check(stage.tools).name == "bandit+mypy+ruff+zizmor.txt"
