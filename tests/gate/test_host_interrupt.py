@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from aksara_release.host.verify import verify
+from aksara_release.pgserver import process_running
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,13 +51,7 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-def _alive(pid: int) -> bool:
-    """Running (a zombie waiting for its reaper is dead: it runs nothing)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+_alive = process_running  # running, and not a zombie waiting for its reaper
 
 
 def _postgres_on(port: str) -> list[int]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from aksara_release import pgserver
-from aksara_release.pgserver import EmbeddedPostgres, EmbeddedPostgresError
+from aksara_release.pgserver import EmbeddedPostgres, EmbeddedPostgresError, process_running
 
 pytestmark = pytest.mark.db
 
@@ -44,12 +44,7 @@ def held_port() -> Iterator[socket.socket]:
         yield sock
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+_alive = process_running  # running, and not a zombie waiting for its reaper
 
 
 def test_bogus_binary_path_is_one_error(tmp_path: Path, base: Path) -> None:

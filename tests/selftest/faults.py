@@ -129,12 +129,7 @@ def bad_dependency_specifier(repo: Path) -> str:
 
 def readme_twine_rejects(repo: Path) -> str:
     """Declare the README as reStructuredText and give it markup that does not render."""
-    path = repo / "pyproject.toml"
-    text = path.read_text()
-    new = re.sub(r'^readme = .*$', 'readme = {file = "README.md", content-type = "text/x-rst"}',
-                 text, count=1, flags=re.M)
-    assert new != text
-    path.write_text(new)
+    readme_declared_rst(repo)
     readme = repo / "README.md"
     readme.write_text(readme.read_text() + "\n\n.. planted-unknown-directive::\n\n`unclosed\n")
     return "planted-unknown-directive"

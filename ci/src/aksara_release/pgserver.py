@@ -289,11 +289,11 @@ class EmbeddedPostgres:
         except (ProcessLookupError, PermissionError):
             return
         deadline = time.monotonic() + timeout
-        while _running(pid) and time.monotonic() < deadline:
+        while process_running(pid) and time.monotonic() < deadline:
             time.sleep(0.05)  # SIGKILL is asynchronous: return once it took effect
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
     """``pid`` exists and is not a zombie (a zombie runs nothing; its parent reaps it)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
