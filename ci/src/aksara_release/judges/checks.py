@@ -18,6 +18,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,23 +72,22 @@ def _run(argv: Sequence[str], stdout: str | None) -> tuple[int | None, str, str 
     if not argv:
         return None, "", "no command given after --"
     sys.stderr.flush()
+    chunks: list[str] = []
     try:
-        if stdout is not None:
-            Path(stdout).parent.mkdir(parents=True, exist_ok=True)
-            with open(stdout, "wb") as handle:
-                proc = subprocess.Popen(list(argv), stdout=handle, stderr=subprocess.PIPE)
-                assert proc.stderr is not None
-                chunks = []
-                for raw in iter(proc.stderr.readline, b""):
-                    text = raw.decode("utf-8", "replace")
-                    chunks.append(text)
-                    sys.stderr.write(text)
-                code = proc.wait()
-        else:
-            proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            assert proc.stdout is not None
-            chunks = []
-            for raw in iter(proc.stdout.readline, b""):
+        with ExitStack() as stack:
+            handle = None
+            if stdout is not None:
+                Path(stdout).parent.mkdir(parents=True, exist_ok=True)
+                handle = stack.enter_context(open(stdout, "wb"))
+            # With a redirected stdout, the log is stderr; otherwise both, interleaved.
+            proc = subprocess.Popen(
+                list(argv),
+                stdout=handle if handle is not None else subprocess.PIPE,
+                stderr=subprocess.PIPE if handle is not None else subprocess.STDOUT,
+            )
+            stream = proc.stderr if handle is not None else proc.stdout
+            assert stream is not None
+            for raw in iter(stream.readline, b""):
                 text = raw.decode("utf-8", "replace")
                 chunks.append(text)
                 sys.stderr.write(text)
