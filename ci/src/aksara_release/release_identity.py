@@ -256,14 +256,20 @@ def _rev(repo: Path, spec: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
 
 
-def allowed_signer_entries(path: Path) -> list[str]:
-    """Non-comment lines of an allowed-signers file (CheckError when unreadable)."""
+def _read(path: Path, missing: str) -> str:
+    """``path``'s text: a missing file fails the check with ``missing``; an unreadable
+    one means the check could not be made (CheckError)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CheckFailed(f"{path.name}: no allowed-signers file at {path}") from None
+        raise CheckFailed(missing) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CheckError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+
+
+def allowed_signer_entries(path: Path) -> list[str]:
+    """Non-comment lines of an allowed-signers file (CheckError when unreadable)."""
+    text = _read(path, f"{path.name}: no allowed-signers file at {path}")
     lines = (line.strip() for line in text.splitlines())
     return [line for line in lines if line and not line.startswith("#")]
 
@@ -399,12 +405,7 @@ def check_release(
 
     def entry() -> tuple[ChangelogEntry, str]:
         path = changelog or repo / "CHANGELOG.md"
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise CheckFailed(f"{path.name}: missing") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CheckError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+        text = _read(path, f"{path.name}: missing")
         found = changelog_entry(text, package or wanted)
         report.changelog = {"heading": found.heading, "date": found.date, "body": found.body}
         return found, f"{found.heading!r}"

@@ -29,6 +29,7 @@ from aksara_release import stages
 from aksara_release.config import ConfigError
 from aksara_release.host.executor import GateConfig, GateUsageError, run_gate
 from aksara_release.host.runner import DEFAULT_STAGE_TIMEOUT, GateInterrupted
+from aksara_release.scrub import Scrubber
 
 PROG = "gate"
 USAGE = 2
@@ -102,10 +103,8 @@ def redact(text: str) -> str:
         password = urlsplit(os.environ.get("DATABASE_URL", "")).password
     except ValueError:
         password = None
-    for value in {password, unquote(password)} if password else ():
-        if len(value) >= 4:
-            text = text.replace(value, "***")
-    return text
+    # The gate's one masking rule (as for evidence): raw and decoded spelling, longest first.
+    return Scrubber([password, unquote(password)] if password else [])(text)
 
 
 def _install_signal_handlers() -> dict[int, object]:
