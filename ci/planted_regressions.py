@@ -324,10 +324,10 @@ def main(argv: list[str]) -> int:
         print(f"planted-regressions: error: unknown id(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
     selected = [known[w] for w in wanted] if wanted else list(REGRESSIONS)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.strip()  # what run() checks out
     rows = run(selected)
     if args.write:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
-                                capture_output=True, text=True).stdout.strip()
         args.write.write_text(render(rows, commit), encoding="utf-8")
     missed = [r["id"] for r in rows if not r["caught"]]
     if missed:
