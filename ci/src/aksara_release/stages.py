@@ -405,28 +405,26 @@ def _pytest_stage(base: Stage, cfg: StageConfig, project: ProjectConfig) -> Stag
     min_tests = int(cfg.get("min-tests", 1))
     tools = list(cfg.get("tools", ("pytest",)))
     coverage = cfg.get("coverage")
-    steps: tuple[Step, ...] = ()
+    before: tuple[Step, ...] = ()
+    after: tuple[Step, ...] = ()
     if coverage is not None:
-        # pytest under coverage.py (its argv after ``python``); the tool comes with the
-        # stage's locked tool set, the settings from the gate's own rcfile in {work}.
+        # pytest under coverage.py (inserted after ``python [-P]``), installed with the
+        # stage's locked tool set, configured by the gate's own rcfile in {work}.
         tools += [] if "coverage" in tools else ["coverage"]
-        steps = (_tool("write-files", COVERAGE_WORK,
-                       json.dumps({COVERAGE_RC_NAME: coverage_rc(coverage, import_name)})),)
-        at = len(python)
-        argv = (*argv[:at], "-m", "coverage", "run", f"--rcfile={COVERAGE_RC}", *argv[at:])
+        before = (_tool("write-files", COVERAGE_WORK,
+                        json.dumps({COVERAGE_RC_NAME: coverage_rc(coverage, import_name)})),)
+        argv = (*python, "-m", "coverage", "run", f"--rcfile={COVERAGE_RC}",
+                *argv[len(python):])
+        after = (_coverage_step(coverage, import_name),)
     pytest = _judged("pytest", "junit", argv, report="{out}/junit.xml",
                      options=("--min", str(min_tests)))
-    if coverage is not None:
-        steps += (pytest, _coverage_step(coverage, import_name))
-    else:
-        steps = (pytest,)
     return Stage(
         name=base.name, title=base.title, proves=base.proves,
         tools=_tools(tools, cfg),
         wheel_extras=tuple(cfg.get("extras", ())),
         database=bool(cfg.get("database", False)),
         env={**BASE_ENV, **cfg.get("env", {})},
-        steps=_with_verdict(*steps),
+        steps=_with_verdict(*before, pytest, *after),
         evidence=("junit.xml", ORIGIN_FILE,
                   *((COVERAGE_REPORT,) if coverage is not None else ()), *VERDICT_EVIDENCE),
         min_tests=min_tests,
