@@ -160,7 +160,8 @@ def test_overlay_merges_tables_and_replaces_values() -> None:
     unit = project.stage("unit-tests")
     assert unit is not None and unit.origin == "o.toml"
     assert unit.get("markers") == "not slow" and unit.get("paths") == ["tests"]
-    argv = stages.get_stage("unit-tests", config=project).steps[0].argv
+    argv = next(s.argv for s in stages.get_stage("unit-tests", config=project).steps
+                if s.argv[4:6] == ("--name", "pytest"))
     pairs = list(zip(argv, argv[1:], strict=False))
     assert ("-m", "not slow") in pairs and ("-m", "not selftest") not in pairs
 

@@ -16,6 +16,11 @@ documented changes:
   and ``sbom-verify`` steps, and the doctor stage installs ``jsonschema`` to validate
   its report. :func:`_unjudged` undoes exactly that wrapping, so the commands the tools
   run are still compared with the golden file;
+- a suite with a ``coverage`` setting (issue 15: the unit-tests stage) first writes the
+  gate's coverage.py rcfile into ``{work}/coverage``, runs pytest under
+  ``python -m coverage run --rcfile=...``, then judges ``coverage.json`` (the
+  ``coverage-json`` step, evidence ``coverage.json``) against its floors, and installs
+  coverage with its tools: :func:`_with_coverage` adds exactly that;
 - the tools are installed by the pinned uv from the hash lock of exactly the golden
   file's requirement strings (``--require-hashes -r {gate}/aksara_release/locks/...``),
   and the wheel by the same uv command (issue 14): :func:`_locked_installs` turns the
@@ -29,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aksara_release import config as gate_config
 from aksara_release import locks, stages, versions
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "stages-before-config.json").read_text())
@@ -110,6 +116,9 @@ def _expected(old: dict[str, Any], stage: stages.Stage) -> dict[str, Any]:
                     if step[0][:3] != HELPER or step[0][3] not in REPLACED_BY_JUDGES]
     if new["title"] == "aksara doctor production-check":
         new["install_tools"] = [*stages.PIP_INSTALL, versions.TOOLS["jsonschema"]]
+    coverage = _coverage_setting(stage.name)
+    if coverage is not None:
+        new["install_tools"].append(versions.TOOLS["coverage"])
     _locked_installs(new)
     if new["env"].get("PYTHONPATH") == "/S/ci/src":
         new["env"]["PYTHONPATH"] = "/G"
@@ -121,7 +130,28 @@ def _expected(old: dict[str, Any], stage: stages.Stage) -> dict[str, Any]:
             argv.extend(ORIGIN_ARGS)
             argv.append(f"--gate-min-tests={stage.min_tests}")
             new["evidence"].append("import-origin.json")
+    if coverage is not None:
+        _with_coverage(new, coverage)
     return new
+
+
+def _coverage_setting(stage: str) -> dict[str, Any] | None:
+    cfg = gate_config.default().stage(stage)
+    return None if cfg is None else cfg.get("coverage")
+
+
+def _with_coverage(new: dict[str, Any], coverage: dict[str, Any]) -> None:
+    """The pytest step under coverage.py with the gate's rcfile, written first; the
+    report combined and judged after it (see the module docstring)."""
+    rc = PATHS.fill(stages.COVERAGE_RC)
+    [pytest_step] = [s for s in new["steps"] if s[0][:3] == ["python", "-m", "pytest"]]
+    pytest_step[0][1:1] = ["-m", "coverage", "run", f"--rcfile={rc}"]
+    text = PATHS.fill(stages.coverage_rc(coverage, "aksara"))
+    new["steps"].insert(0, [[*HELPER, "write-files", PATHS.fill(stages.COVERAGE_WORK),
+                             json.dumps({stages.COVERAGE_RC_NAME: text})], None])
+    new["steps"].append([[*HELPER, "coverage-json", "--rcfile", rc, "--output",
+                          "/O/coverage.json"], None])
+    new["evidence"].append("coverage.json")
 
 
 @pytest.mark.parametrize(

@@ -618,7 +618,7 @@ def test_release_gate_never_stops_at_a_failure(monkeypatch: pytest.MonkeyPatch) 
     results = by_name(meta)
     assert results["unit-tests"]["status"] == "failed"
     assert results["unit-tests"]["exit_code"] == 1
-    assert "-- python -m pytest tests" in results["unit-tests"]["failed_step"]
+    assert " -m pytest tests --ignor" in results["unit-tests"]["failed_step"]  # truncated
     assert results["secret-scan"]["status"] == "failed"
     assert results["secret-scan"]["exit_code"] == 2
     # the failing stage stopped at its first failing step ...
@@ -627,6 +627,25 @@ def test_release_gate_never_stops_at_a_failure(monkeypatch: pytest.MonkeyPatch) 
     others = {n: s for n, s in results.items() if n not in ("unit-tests", "secret-scan")}
     assert {s["status"] for s in others.values()} == {"passed"}
     assert "[exit 2 after" in logs["stages/secret-scan/log.txt"]
+
+
+def test_unit_tests_run_under_coverage_in_the_container(monkeypatch: pytest.MonkeyPatch
+                                                       ) -> None:
+    """Issue 15: the same rendered steps in the container: the gate's rcfile written to
+    /work, pytest under coverage.py, the report combined into /out and judged, coverage
+    installed from the stage's hash lock."""
+    FakeEngine(monkeypatch)
+    meta, _, result = run_gate()
+    assert by_name(meta)["unit-tests"]["status"] == "passed"
+    ran = [" ".join(argv) for argv in dc.execs(stage_outs(result)["unit-tests"])]
+    assert any(" -m coverage run --rcfile=/work/coverage/coveragerc -m pytest tests " in r
+               for r in ran)
+    assert any(r.endswith(" -- python -m aksara_release.tools coverage-json --rcfile "
+                          "/work/coverage/coveragerc --output /out/coverage.json") for r in ran)
+    assert any(" write-files /work/coverage " in r and "data_file = /work/coverage/data" in r
+               for r in ran)
+    assert any("locks/coverage+dagger-io+hypothesis+jsonschema+pytest+pyyaml.txt" in r
+               for r in ran)
 
 
 def test_release_gate_skips_wheel_stages_when_the_build_fails(

@@ -68,6 +68,17 @@ def failing_migration_test(repo: Path) -> str:
     return f"test_{MARK}_migration"
 
 
+def coverage_floor_above_measured(repo: Path) -> str:
+    """The unit-tests stage demands every branch of the wheel covered (issue 15): the
+    measured branch coverage is below that, so the coverage check fails."""
+    path = repo / "pyproject.toml"
+    text = path.read_text()
+    new = re.sub(r'(\ncoverage = \{ packages = \["aksara"\].*?branches = )\d+', r"\g<1>100", text)
+    assert new != text, "the unit-tests stage no longer sets a coverage floor"
+    path.write_text(new)
+    return "coverage: below-floor aksara: branches "
+
+
 def checksum_ignores_content(repo: Path) -> str:
     """Tampering goes unnoticed: every file gets the same checksum."""
     path = repo / "src" / "aksara" / "migrations" / "checksum.py"

@@ -91,6 +91,7 @@ def many_faults(selftest_root: Path) -> tuple[GateRun, dict]:
     copy = copy_repo(selftest_root / "many")
     markers = {stage: plant(copy) for stage, plant in PLANTED.items()}
     markers.update({tool: plant(copy) for tool, plant in TOOL_FAULTS.items()})
+    markers["coverage"] = faults.coverage_floor_above_measured(copy)
     with running_osv_stub() as osv:  # its own stub: no other test's plant leaks in
         osv.vulnerable["pglast"] = "99.0"
         run = run_gate(copy, "--skip", "workflow-lint", "--osv-url", osv.url)
@@ -115,6 +116,20 @@ def test_planted_fault_turns_its_stage_red(many_faults, stage: str) -> None:
     assert marker in reason, f"{stage}: the reason does not name the fault: {reason}"
     if stage == "dependency-audit":
         assert "pglast==" in reason and "fixed in 99.0" in reason, reason
+
+
+def test_coverage_below_its_floor_fails_the_unit_tests(many_faults) -> None:
+    """Issue 15: the coverage check judges the installed wheel's measured coverage against
+    the floor (planted: 100% branches) and names package and percentage."""
+    run, markers = many_faults
+    record = check_record(run, "unit-tests", "coverage")
+    assert record["status"] == "failed" and record["ran"], record
+    assert record["reason"].startswith(markers["coverage"]), record["reason"]
+    assert "% < floor 100% (" in record["reason"], record["reason"]
+    assert record["counts"]["branches"] > 0 and 0 < record["percent"]["aksara.branches"] < 100
+    assert (run.evidence / "stages" / "unit-tests" / "coverage.json").is_file()
+    # the planted failing test is reported first; the coverage check is named after it
+    assert "also failed: coverage" in (run.stage("unit-tests")["reason"] or "")
 
 
 def test_static_analysis_runs_every_analyser(many_faults) -> None:

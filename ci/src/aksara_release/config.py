@@ -18,6 +18,7 @@ that ``jsonschema`` agrees with this validator on the schema and the shipped fil
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -131,6 +132,8 @@ def _check(value: Any, node: Mapping[str, Any], root: Mapping[str, Any], key: st
         return f"{key}: {value!r} is not one of {', '.join(map(repr, node['enum']))}"
     if isinstance(value, str) and len(value) < node.get("minLength", 0):
         return f"{key}: must not be empty"
+    if isinstance(value, str) and "pattern" in node and not re.search(node["pattern"], value):
+        return f"{key}: {value!r} does not match {node['pattern']}"
     if isinstance(value, int) and not isinstance(value, bool):
         if "minimum" in node and value < node["minimum"]:
             return f"{key}: {value} is below {node['minimum']}"

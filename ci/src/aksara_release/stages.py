@@ -403,16 +403,80 @@ def _pytest_stage(base: Stage, cfg: StageConfig, project: ProjectConfig) -> Stag
         *((f"--gate-min-tests={cfg.get('min-tests')}",) if cfg.get("min-tests") else ()),
     )
     min_tests = int(cfg.get("min-tests", 1))
+    tools = list(cfg.get("tools", ("pytest",)))
+    coverage = cfg.get("coverage")
+    before: tuple[Step, ...] = ()
+    after: tuple[Step, ...] = ()
+    if coverage is not None:
+        # pytest under coverage.py (inserted after ``python [-P]``), installed with the
+        # stage's locked tool set, configured by the gate's own rcfile in {work}.
+        tools += [] if "coverage" in tools else ["coverage"]
+        before = (_tool("write-files", COVERAGE_WORK,
+                        json.dumps({COVERAGE_RC_NAME: coverage_rc(coverage, import_name)})),)
+        argv = (*python, "-m", "coverage", "run", f"--rcfile={COVERAGE_RC}",
+                *argv[len(python):])
+        after = (_coverage_step(coverage, import_name),)
+    pytest = _judged("pytest", "junit", argv, report="{out}/junit.xml",
+                     options=("--min", str(min_tests)))
     return Stage(
         name=base.name, title=base.title, proves=base.proves,
-        tools=_tools(cfg.get("tools", ("pytest",)), cfg),
+        tools=_tools(tools, cfg),
         wheel_extras=tuple(cfg.get("extras", ())),
         database=bool(cfg.get("database", False)),
         env={**BASE_ENV, **cfg.get("env", {})},
-        steps=_with_verdict(_judged("pytest", "junit", argv, report="{out}/junit.xml",
-                                    options=("--min", str(min_tests)))),
-        evidence=("junit.xml", ORIGIN_FILE, *VERDICT_EVIDENCE),
+        steps=_with_verdict(*before, pytest, *after),
+        evidence=("junit.xml", ORIGIN_FILE,
+                  *((COVERAGE_REPORT,) if coverage is not None else ()), *VERDICT_EVIDENCE),
         min_tests=min_tests,
+    )
+
+
+#: Where a test stage with a ``coverage`` setting keeps coverage.py's rcfile and data
+#: (scratch), and the report it leaves in the evidence.
+COVERAGE_WORK = "{work}/coverage"
+COVERAGE_RC_NAME = "coveragerc"
+COVERAGE_RC = f"{COVERAGE_WORK}/{COVERAGE_RC_NAME}"
+COVERAGE_REPORT = "coverage.json"
+
+
+def _coverage_packages(coverage: Mapping[str, object], import_name: str) -> list[str]:
+    packages = coverage.get("packages")
+    return [str(p) for p in packages] if isinstance(packages, list) else [import_name]
+
+
+def coverage_rc(coverage: Mapping[str, object], import_name: str) -> str:
+    """coverage.py's settings for a test stage, written by the gate (never the project's
+    own ``[tool.coverage]``, which would decide what is measured): branch coverage of
+    the packages by import name, wherever they are imported from (the judge counts only
+    the files of the installed wheel), in Python subprocesses too (``patch = subprocess``:
+    the CLIs the tests start), one data file per process, combined afterwards."""
+    return "\n".join((
+        "[run]",
+        "branch = true",
+        "parallel = true",
+        "patch = subprocess",
+        f"source_pkgs = {', '.join(_coverage_packages(coverage, import_name))}",
+        f"data_file = {COVERAGE_WORK}/data",
+        # Subprocesses that never import the package are normal; the judge decides
+        # whether anything was measured.
+        "disable_warnings = no-data-collected, module-not-imported, module-not-measured",
+        "",
+    ))
+
+
+def _coverage_step(coverage: Mapping[str, object], import_name: str) -> Step:
+    """Combine the per-process data into ``{out}/coverage.json`` and judge it against the
+    floors (``judges/coverage.py``): below a floor fails, nothing measured fails."""
+    floors: list[str] = []
+    for kind in ("lines", "branches"):
+        if kind in coverage:
+            floors += [f"--floor-{kind}", str(coverage[kind])]
+    measure = [a for p in _coverage_packages(coverage, import_name) for a in ("--measure", p)]
+    return _judged(
+        "coverage", "coverage",
+        ("python", "-m", "aksara_release.tools", "coverage-json", "--rcfile", COVERAGE_RC,
+         "--output", f"{{out}}/{COVERAGE_REPORT}"),
+        report=f"{{out}}/{COVERAGE_REPORT}", options=(*measure, *floors),
     )
 
 

@@ -230,6 +230,20 @@ def write_files(directory: str, payload: str) -> int:
     return OK
 
 
+def coverage_json(rcfile: str, output: str) -> int:
+    """Combine a test stage's per-process coverage data and write coverage.py's JSON
+    report (the ``coverage`` judge reads it). coverage.py's own messages and exit code
+    pass through: "No data to combine" is for the judge to call "examined nothing"."""
+    cov = (sys.executable, "-m", "coverage")
+    for argv in ((*cov, "combine", f"--rcfile={rcfile}", "--quiet"),
+                 (*cov, "json", f"--rcfile={rcfile}", "--quiet", "-o", output)):
+        sys.stdout.flush()
+        done = subprocess.run(argv, check=False)
+        if done.returncode != 0:
+            return done.returncode
+    return OK
+
+
 # --------------------------------------------------------------------------- audit
 def _requirements(path: str) -> dict[str, str]:
     try:
@@ -509,7 +523,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", help="a detect-secrets baseline of reviewed findings, "
                    "left out of the judgement (detect-secrets)")
     p.add_argument("--root", help="strip this prefix from file URIs in findings")
+    p.add_argument("--measure", action="append", default=[],
+                   help="an import name whose installed files coverage counts (repeatable)")
+    p.add_argument("--floor-lines", type=float, help="least statement coverage, percent")
+    p.add_argument("--floor-branches", type=float, help="least branch coverage, percent")
     p.add_argument("argv", nargs=argparse.REMAINDER)
+    p = sub.add_parser("coverage-json", help="combine a test stage's coverage data and "
+                       "write coverage.py's JSON report")
+    p.add_argument("--rcfile", required=True, help="the rcfile the gate wrote for the stage")
+    p.add_argument("--output", required=True, help="where the JSON report goes")
     p = sub.add_parser("verdict", help="fail the stage if any recorded tool failed; write "
                        "verdict.json")
     p.add_argument("out")
@@ -552,7 +574,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 package=args.package, schema=args.schema,
                 not_evaluated=tuple(args.not_evaluated), site=args.site, wheel=args.wheel,
                 sdist=args.sdist, sarif=args.sarif, baseline=args.baseline, root=args.root,
+                measure=tuple(args.measure), floor_lines=args.floor_lines,
+                floor_branches=args.floor_branches,
             ))
+        if args.command == "coverage-json":
+            return coverage_json(args.rcfile, args.output)
         if args.command == "verdict":
             return verdict(args.out, args.expect)
     except (ToolError, JudgeError) as exc:

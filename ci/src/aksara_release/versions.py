@@ -36,6 +36,8 @@ TOOLS: dict[str, str] = {
     "build": "build==1.6.1",
     "twine": "twine==7.0.0",
     "pytest": "pytest==9.2.0",
+    # Branch coverage of a test stage (``coverage`` setting); >= 7.10 for patch=subprocess.
+    "coverage": "coverage==7.17.5",
     "hypothesis": "hypothesis==6.170.15",
     "jsonschema": "jsonschema==4.26.0",
     "pyyaml": "pyyaml==6.0.3",
@@ -67,6 +69,9 @@ LOCKED_TOOL_SETS: tuple[tuple[str, ...], ...] = (
     ("pytest",),
     ("pytest", "hypothesis", "jsonschema", "pyyaml"),
     ("pytest", "hypothesis", "jsonschema", "pyyaml", "dagger-io"),
+    # A test stage with a ``coverage`` setting installs coverage with its tools.
+    ("coverage", "pytest"),
+    ("coverage", "pytest", "hypothesis", "jsonschema", "pyyaml", "dagger-io"),
     ("jsonschema",),
     ("mkdocs",),
     ("mkdocs", "mkdocs-material"),

@@ -53,6 +53,9 @@ class Judgement:
     examined: str | None = None
     findings: list[Finding] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: Percentages a judge measured (coverage: ``<package>.lines``/``.branches``);
+    #: recorded beside the counts, which are whole numbers.
+    percent: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class Judgement:
             "examined": self.examined,
             "findings": [f.to_json() for f in self.findings],
             "problems": list(self.problems),
+            "percent": dict(self.percent),
         }
 
 

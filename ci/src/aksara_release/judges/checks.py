@@ -33,7 +33,7 @@ VERDICT_SCHEMA_VERSION = 1
 #: Findings kept per check record (the count is always exact).
 KEEP_FINDINGS = 20
 JUDGES = ("sarif", "junit", "mypy", "mkdocs", "pip-audit", "cyclonedx", "doctor",
-          "detect-secrets", "readme", "exit")
+          "detect-secrets", "readme", "coverage", "exit")
 #: Judges that read files only and need no tool command.
 STANDALONE = frozenset({"readme"})
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -63,6 +63,10 @@ class ToolSpec:
     sarif: str | None = None
     baseline: str | None = None
     root: str | None = None
+    #: coverage: the import names measured and the floors (percent) they must reach.
+    measure: tuple[str, ...] = ()
+    floor_lines: float | None = None
+    floor_branches: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -154,6 +158,11 @@ def judge(spec: ToolSpec, output: str) -> Judgement:
         from aksara_release.judges.metadata import judge_readme
 
         return judge_readme(need(spec.wheel, "--wheel"), need(spec.sdist, "--sdist"))
+    if kind == "coverage":
+        from aksara_release.judges.coverage import judge_coverage
+
+        return judge_coverage(need(spec.report, "--report"), output, packages=spec.measure,
+                              lines=spec.floor_lines, branches=spec.floor_branches)
     return Judgement()  # "exit": the exit code is the only signal
 
 
@@ -217,6 +226,8 @@ def record(spec: ToolSpec) -> dict[str, Any]:
         "problems": problems,
         "reason": None,
     }
+    if judgement.percent:
+        result["percent"] = dict(judgement.percent)
     if not passed:
         result["reason"] = _tool_reason(spec.name, code, exit_ok, judgement, problems, output)
     return result
@@ -285,6 +296,9 @@ def build_verdict(out: str, expect: Sequence[str]) -> dict[str, Any]:
                                 "minimum", "findings", "reason")}
         for c in checks
     ]
+    for entry, check in zip(summary, checks, strict=True):
+        if check.get("percent"):
+            entry["percent"] = check["percent"]
     return {
         "kind": VERDICT_KIND,
         "schema_version": VERDICT_SCHEMA_VERSION,
