@@ -155,3 +155,40 @@ def test_static_analysis_with_one_analyser_installs_the_locked_set() -> None:
     assert "mypy" not in [a for step in stage.steps for a in step.argv]
     assert stage.tools == versions.tools(*stages.ANALYSERS)
     assert locks.check(stage.tools).name == "bandit+mypy+ruff+zizmor.txt"
+
+
+def _installs(log: str) -> list[str]:
+    return [line for line in log.splitlines() if line.startswith("$ uv pip install")]
+
+
+def test_locked_tools_come_from_uvs_cache_alone_once_it_holds_them(tmp_path: Path) -> None:
+    """Cold cache: the offline attempt fails and the index serves; warm: the cache alone
+    serves (no index traffic), and the installed set is the same hash-checked one."""
+    gate = tmp_path / "gate"
+    shutil.copytree(locks.LOCK_DIR, gate / locks.LOCK_SUBDIR)
+    cold = run_stage(_context(tmp_path, gate, "cold"))
+    assert cold.status == "passed", cold.reason
+    cold_log = (tmp_path / "out-cold" / "log.txt").read_text()
+    first, second = _installs(cold_log)[:2]
+    assert first.endswith(" --offline") and "--require-hashes" in first
+    assert not second.endswith(" --offline") and "--require-hashes" in second
+    assert "was not found in the cache" in cold_log  # uv's own reason, kept in the log
+    assert re.search(r"^# not all in uv's cache \(offline attempt exited [1-9]\d*\): "
+                     r"installing from the index$", cold_log, re.M)
+
+    warm = run_stage(_context(tmp_path, gate, "warm"))  # same uv cache
+    assert warm.status == "passed", warm.reason
+    warm_log = (tmp_path / "out-warm" / "log.txt").read_text()
+    (only,) = [line for line in _installs(warm_log) if "--require-hashes" in line]
+    assert only.endswith(" --offline")
+    assert "not all in uv's cache" not in warm_log
+
+
+def test_offline_first_can_be_turned_off(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    shutil.copytree(locks.LOCK_DIR, gate / locks.LOCK_SUBDIR)
+    ctx = _context(tmp_path, gate, "online")
+    ctx.offline_first = False
+    assert run_stage(ctx).status == "passed"
+    log = (tmp_path / "out-online" / "log.txt").read_text()
+    assert not any(line.endswith("--offline") for line in _installs(log))
