@@ -19,7 +19,14 @@ documented changes:
 - the tools are installed by the pinned uv from the hash lock of exactly the golden
   file's requirement strings (``--require-hashes -r {gate}/aksara_release/locks/...``),
   and the wheel by the same uv command (issue 14): :func:`_locked_installs` turns the
-  old pip commands into those, reading each lock's recorded input.
+  old pip commands into those, reading each lock's recorded input;
+- the wheel's runtime dependencies are resolved once, by ``package-build``, into
+  ``{dist}/wheel-env.txt`` (recorded in ``wheel-env.json``), and ``dependency-audit`` and
+  ``sbom`` build their wheel-only environment from exactly that file instead of each
+  resolving the wheel's dependencies with pip (issue 14): a venv without pip, the
+  hash-checked set with ``--no-deps``, then the wheel with ``--no-deps``; pip-audit audits
+  the file itself (``--require-hashes``) instead of a ``pip freeze`` of the environment,
+  so ``requirements.txt`` is gone. :func:`_one_wheel_env` applies exactly that change.
 """
 
 from __future__ import annotations
@@ -101,6 +108,39 @@ def _locked_installs(new: dict[str, Any]) -> None:
         new["install_wheel"] = [*stages.UV_PIP_INSTALL, *new["install_wheel"][len(pip):]]
 
 
+OLD_TARGET_ENV = [
+    [["python", "-m", "venv", "/W/target"], None],
+    [["/W/target/bin/python", *stages.PIP_INSTALL[1:], "/D/x.whl"], None],
+]
+UV_TARGET = ["uv", "pip", "install", "--no-config", "--no-python-downloads",
+             "--python", "/W/target/bin/python"]
+NEW_TARGET_ENV = [
+    [["python", "-m", "venv", "--without-pip", "/W/target"], None],
+    [[*UV_TARGET, "--require-hashes", "--no-deps", "-r", "/D/wheel-env.txt"], None],
+    [[*UV_TARGET, "--no-deps", "/D/x.whl"], None],
+]
+
+
+def _one_wheel_env(new: dict[str, Any], stage: stages.Stage) -> None:
+    """package-build resolves ``wheel-env.txt``; the audit and the SBOM install it."""
+    if stage.name == "package-build":
+        new["steps"].append([["python", "-m", "aksara_release.wheelenv", "--dist", "/D",
+                              "--record", "/O/wheel-env.json"], None])
+        new["evidence"].insert(0, "wheel-env.json")
+    if stage.name in ("dependency-audit", "sbom"):
+        assert new["steps"][:2] == OLD_TARGET_ENV
+        new["steps"][:2] = NEW_TARGET_ENV
+    if stage.name == "dependency-audit":
+        freeze = new["steps"].pop(3)
+        assert freeze[1] == "/O/requirements.txt"
+        audit = new["steps"][3][0]
+        assert audit[:5] == ["pip-audit", "--requirement", "/O/requirements.txt",
+                             "--no-deps", "--disable-pip"]
+        audit[:5] = ["pip-audit", "--requirement", "/D/wheel-env.txt", "--require-hashes",
+                     "--disable-pip"]
+        new["evidence"].remove("requirements.txt")
+
+
 def _expected(old: dict[str, Any], stage: stages.Stage) -> dict[str, Any]:
     """Today's snapshot with the documented changes applied: the import-origin plugin and
     the per-suite minimum of tests on every pytest step, and the derandomized fuzz
@@ -111,6 +151,7 @@ def _expected(old: dict[str, Any], stage: stages.Stage) -> dict[str, Any]:
     if new["title"] == "aksara doctor production-check":
         new["install_tools"] = [*stages.PIP_INSTALL, versions.TOOLS["jsonschema"]]
     _locked_installs(new)
+    _one_wheel_env(new, stage)
     if new["env"].get("PYTHONPATH") == "/S/ci/src":
         new["env"]["PYTHONPATH"] = "/G"
     for step in new["steps"]:

@@ -116,13 +116,19 @@ def check(requirements: Iterable[str], lock_dir: Path = LOCK_DIR) -> Path:
     return path
 
 
-def hash_failure(output: str) -> str | None:
-    """A one-line reason naming the distribution whose download did not match the lock's
-    hash (uv's and pip's wording), or None when the output shows no hash mismatch."""
+def hash_mismatches(output: str) -> list[str]:
+    """The ``name==version`` of every download whose hash did not match (uv's and pip's
+    wording), in order, each once; empty when the output shows no hash mismatch."""
     found = _UV_MISMATCH.findall(output)
     if not found and "DO NOT MATCH THE HASHES" in output:
         found = _PIP_MISMATCH.findall(output.split("DO NOT MATCH THE HASHES", 1)[1])
+    return list(dict.fromkeys(found))
+
+
+def hash_failure(output: str) -> str | None:
+    """A one-line reason naming the distribution whose download did not match the lock's
+    hash (uv's and pip's wording), or None when the output shows no hash mismatch."""
+    found = hash_mismatches(output)
     if not found:
         return None
-    names = ", ".join(dict.fromkeys(found))
-    return f"hash mismatch for {names}: the download does not match the locked hash"
+    return f"hash mismatch for {', '.join(found)}: the download does not match the locked hash"

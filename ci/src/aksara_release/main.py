@@ -42,7 +42,7 @@ import anyio
 import dagger
 from dagger import DefaultPath, Doc, Ignore, ReturnType, check, dag, function, object_type
 
-from aksara_release import bundle, evidence, locks, release_identity, stages, versions
+from aksara_release import bundle, evidence, locks, release_identity, stages, versions, wheelenv
 from aksara_release import config as gate_config
 from aksara_release.scrub import Scrubber
 
@@ -245,12 +245,15 @@ class Dist:
 
 
 def pick_dist_files(entries: list[str]) -> tuple[str, str]:
-    """The one wheel and the one sdist among ``entries`` (ValueError otherwise)."""
+    """The one wheel and the one sdist among ``entries`` (ValueError otherwise), which
+    must also hold the dependency set resolved for the wheel (``wheel-env.txt``, read by
+    dependency-audit and sbom from the same directory)."""
     wheels = [e for e in entries if e.endswith(".whl")]
     sdists = [e for e in entries if e.endswith(".tar.gz")]
-    if len(wheels) != 1 or len(sdists) != 1:
+    if len(wheels) != 1 or len(sdists) != 1 or wheelenv.FILE not in entries:
         raise ValueError(
-            f"package-build must produce exactly one wheel and one sdist, found {sorted(entries)}"
+            f"package-build must produce exactly one wheel, one sdist and {wheelenv.FILE}, "
+            f"found {sorted(entries)}"
         )
     return wheels[0], sdists[0]
 
@@ -511,7 +514,8 @@ class AksaraRelease:
 
     @function
     def dist(self) -> dagger.Directory:
-        """The wheel and the sdist, built once by package-build and reused by every stage."""
+        """The wheel, the sdist and wheel-env.txt (the wheel's runtime dependencies,
+        hash-pinned), built once by package-build and reused by every stage."""
         return self._dist_directory()
 
     @function

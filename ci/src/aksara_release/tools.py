@@ -509,6 +509,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", help="a detect-secrets baseline of reviewed findings, "
                    "left out of the judgement (detect-secrets)")
     p.add_argument("--root", help="strip this prefix from file URIs in findings")
+    p.add_argument("--fatal", action="store_true",
+                   help="later steps need this tool: on failure write the verdict, exit 1")
     p.add_argument("argv", nargs=argparse.REMAINDER)
     p = sub.add_parser("verdict", help="fail the stage if any recorded tool failed; write "
                        "verdict.json")
@@ -552,6 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 package=args.package, schema=args.schema,
                 not_evaluated=tuple(args.not_evaluated), site=args.site, wheel=args.wheel,
                 sdist=args.sdist, sarif=args.sarif, baseline=args.baseline, root=args.root,
+                fatal=args.fatal,
             ))
         if args.command == "verdict":
             return verdict(args.out, args.expect)

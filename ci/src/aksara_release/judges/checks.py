@@ -33,7 +33,7 @@ VERDICT_SCHEMA_VERSION = 1
 #: Findings kept per check record (the count is always exact).
 KEEP_FINDINGS = 20
 JUDGES = ("sarif", "junit", "mypy", "mkdocs", "pip-audit", "cyclonedx", "doctor",
-          "detect-secrets", "readme", "exit")
+          "detect-secrets", "readme", "install", "exit")
 #: Judges that read files only and need no tool command.
 STANDALONE = frozenset({"readme"})
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -63,6 +63,8 @@ class ToolSpec:
     sarif: str | None = None
     baseline: str | None = None
     root: str | None = None
+    #: Later steps depend on this tool: when it fails, write the verdict now and exit 1.
+    fatal: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -145,6 +147,10 @@ def judge(spec: ToolSpec, output: str) -> Judgement:
         return fn(need(spec.report, "--report"),
                   target_python=need(spec.target_python, "--target-python"),
                   package=need(spec.package, "--package"))
+    if kind == "install":
+        from aksara_release.judges.environment import judge_install
+
+        return judge_install(output, spec.report)
     if kind == "doctor":
         from aksara_release.judges.doctor import judge_doctor
 
@@ -255,6 +261,11 @@ def run_tool(spec: ToolSpec) -> int:
     print(f"aksara_release.tools: run-tool: {spec.name}: {data['status']}"
           + (f" ({counts})" if counts else "")
           + (f": {data['reason']}" if data["reason"] else ""), file=sys.stderr)
+    if spec.fatal and data["status"] != "passed":
+        # What follows needs this tool's result (an environment it installs): judging
+        # the rest would only repeat its failure. The verdict is this record's.
+        verdict(spec.out, ())
+        return 1
     return 0
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aksara_release import locks
 from aksara_release.judges import Finding, JudgeError, Judgement, one_line
 from aksara_release.judges.reports import read_json, read_text
 
@@ -46,6 +47,24 @@ class Distribution:
     name: str  # canonical
     version: str
     requires: tuple[str, ...]
+
+
+#: uv's line for each distribution it installed: `` + name==version``.
+_INSTALLED = re.compile(r"^ \+ (\S+)==\S+", re.MULTILINE)
+
+
+def judge_install(output: str, requirements: str | None) -> Judgement:
+    """An install from a hash-pinned file (``dist/wheel-env.txt``): a download whose
+    hash is not the file's is a finding naming the distribution (the exit code alone
+    cannot say which); ``installed`` counts what uv installed."""
+    judgement = Judgement()
+    where = Path(requirements).name if requirements else "the requirements"
+    for item in locks.hash_mismatches(output):
+        judgement.findings.append(Finding(
+            rule="hash-mismatch", location=item,
+            message=f"the download does not match the hash in {where}"))
+    judgement.counts["installed"] = len(_INSTALLED.findall(output))
+    return judgement
 
 
 def installed_distributions(python: str) -> dict[str, Distribution]:
@@ -220,6 +239,7 @@ __all__ = [
     "canonical_name",
     "installed_distributions",
     "judge_cyclonedx",
+    "judge_install",
     "judge_pip_audit",
     "missing_requirements",
 ]
