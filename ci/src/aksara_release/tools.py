@@ -483,7 +483,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run-tool",
         help="run one tool, judge its report and exit code, record checks/<name>.json; "
-        "exits 0 (the stage's verdict step fails it)",
+        "exits 0 (the stage's verdict step fails it) unless --fatal",
     )
     p.add_argument("--name", required=True, help="the check's name (ruff, pytest, ...)")
     p.add_argument("--judge", required=True, choices=JUDGES)

@@ -3,7 +3,9 @@
 Why inside the gate's own helpers: both executors (host runner, Dagger module) stay
 dumb, running steps in order and stopping at the first failing one. Each tool step
 is ``run-tool``, which runs the tool, judges its report *and* its exit code, records
-the outcome in ``{out}/checks/<name>.json`` and exits 0 (so the next tool still runs).
+the outcome in ``{out}/checks/<name>.json`` and exits 0 (so the next tool still runs);
+with ``--fatal`` (a step the later ones depend on, such as installing the environment
+they describe) a failure writes the verdict at once and exits 1, stopping the stage.
 The stage's last step is ``verdict``, which reads every record, writes
 ``{out}/verdict.json`` (schema: ``verdict.schema.json``) with the counts and the one
 actionable reason line, and exits 1 when any tool failed. ``evidence.py`` copies

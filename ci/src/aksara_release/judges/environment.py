@@ -26,8 +26,9 @@ from aksara_release import locks
 from aksara_release.judges import Finding, JudgeError, Judgement, one_line
 from aksara_release.judges.reports import read_json, read_text
 
-#: The venv's own installer: present in every virtual environment, not a dependency of
-#: the wheel. ``pip freeze`` leaves them out, so the audit does too; the SBOM lists them.
+#: A venv's own installer, not a dependency of the wheel: never expected in the audit.
+#: (The gate's wheel-only environment is made ``--without-pip``; an SBOM lists whatever
+#: is installed.)
 BOOTSTRAP = frozenset({"pip", "setuptools", "wheel", "distribute"})
 
 _LIST_DISTRIBUTIONS = (
