@@ -77,7 +77,7 @@ def fake_dist(monkeypatch: pytest.MonkeyPatch, engine: FakeEngine) -> dagger.Dir
     to ``Service.start()/stop()`` and ``sync()`` (the awaits a stage function makes)."""
     directory = dag.directory()
 
-    async def built(self: AksaraRelease) -> main.Dist:
+    async def built(self: AksaraRelease, fresh: bool = False) -> main.Dist:
         return main.Dist(directory, WHEEL, SDIST)
 
     monkeypatch.setattr(AksaraRelease, "_built_dist", built)
@@ -396,6 +396,26 @@ def test_postgres_function_generates_a_password_unless_given() -> None:
     assert "POSTGRES_PASSWORD" in dc.secret_env(service)
     given = dag.set_secret("mine", "pw")
     assert dc.secret_env(make().postgres(password=given))["POSTGRES_PASSWORD"] is given
+
+
+def test_a_standalone_audit_resolves_the_wheel_env_afresh(engine: FakeEngine) -> None:
+    """``dagger call dependency-audit`` (run on a schedule) audits today's resolution:
+    its package-build carries a nonce, so wheel-env.txt is never a cached one; the
+    other stages may reuse a cached build (release-gate nonces every stage anyway)."""
+    def mounted_dist(ctr: Any) -> Any:
+        (source,) = [c.args["source"] for c in dc.calls(ctr, "withDirectory")
+                     if c.args["path"] == "/dist"]
+        return source
+
+    audit = mounted_dist(run_function(make().dependency_audit))
+    assert main.CACHE_BUSTER in dc.env(audit)
+    chain = dc.chain(audit)
+    nonce_at = next(i for i, c in enumerate(chain) if c.name == "withEnvVariable"
+                    and c.args["name"] == main.CACHE_BUSTER)
+    resolve_at = [i for i, c in enumerate(chain) if c.name == "withExec"
+                  and "aksara_release.wheelenv" in c.args["args"]]
+    assert resolve_at and nonce_at < resolve_at[0]
+    assert main.CACHE_BUSTER not in dc.env(mounted_dist(run_function(make().sbom)))
 
 
 def test_pick_dist_files() -> None:

@@ -436,18 +436,21 @@ class AksaraRelease:
             ctr = ctr.with_env_variable(CACHE_BUSTER, run.nonce)
         return ctr
 
-    def _package_build(self, run: Run) -> dagger.Container:
+    def _package_build(self, run: Run, *, nonce: bool = False) -> dagger.Container:
         stage = stages.package_build_stage()
-        ctr = self.stage_container(stage, run)
+        ctr = self.stage_container(stage, run, nonce=nonce)
         for step in stage.render(stages.CONTAINER_PATHS).steps:
             ctr = with_step(ctr, step)
         return ctr
 
-    def _dist_directory(self) -> dagger.Directory:
-        return self._package_build(Run()).directory(stages.CONTAINER_PATHS.dist)
+    def _dist_directory(self, *, fresh: bool = False) -> dagger.Directory:
+        return self._package_build(Run(), nonce=fresh).directory(stages.CONTAINER_PATHS.dist)
 
-    async def _built_dist(self) -> Dist:
-        directory = self._dist_directory()
+    async def _built_dist(self, fresh: bool = False) -> Dist:
+        """package-build's ``/dist``. ``fresh``: not served from the engine's cache, so
+        ``wheel-env.txt`` is resolved against the index as it is now (a stage reading the
+        outside world, e.g. ``dagger call dependency-audit`` on a schedule)."""
+        directory = self._dist_directory(fresh=fresh)
         wheel, sdist = pick_dist_files(await directory.entries())
         return Dist(directory, wheel, sdist)
 
@@ -460,7 +463,8 @@ class AksaraRelease:
         stage = stages.get_stage(name, GATE_OPTIONS, config=await self._project())
         if stage.skip_reason is not None:
             raise ValueError(f"stage {name} does not run: {stage.skip_reason}")
-        dist = await self._built_dist() if stage.needs_dist else None
+        fresh = stage.name in READS_OUTSIDE_WORLD
+        dist = await self._built_dist(fresh) if stage.needs_dist else None
         return self.stage_container(stage, run, dist, database=database), stage, dist
 
     async def _checked(self, name: str) -> dagger.Container:
