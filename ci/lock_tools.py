@@ -13,7 +13,10 @@ against ``locks/uv.txt`` once that exists) as::
 
 and writes ``ci/src/aksara_release/locks/<names joined by +>.txt``: one resolution valid
 for every supported Python (3.11-3.13) and platform, with a ``--hash`` for every
-distribution file of every pinned version. Locks of sets no longer listed are removed.
+distribution file of every pinned version. A set holding a tool PyPI serves only as an
+sdist (``versions.SDIST_BUILD_REQUIRES``) also gets ``locks/build/<same name>.txt``: its
+declared build requirements resolved the same way, passed as ``--build-constraint``.
+Locks of sets no longer listed are removed.
 Run it after changing a pin in ``versions.py`` and commit the locks with the change; a
 test fails while ``versions.py`` and the locks disagree. Exit codes: 0 written, 1 uv
 failed, 70 uv could not be installed.
@@ -64,8 +67,7 @@ def _header(requirements: tuple[str, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def lock(uv: Path, names: tuple[str, ...]) -> Path:
-    requirements = tuple(sorted(versions.tools(*names)))
+def _compile(uv: Path, requirements: tuple[str, ...]) -> str:
     done = subprocess.run(
         [str(uv), "pip", "compile", "--no-config", "--quiet", "--universal",
          "--python-version", versions.SUPPORTED_PYTHONS[0], "--generate-hashes",
@@ -75,9 +77,26 @@ def lock(uv: Path, names: tuple[str, ...]) -> Path:
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
         raise SystemExit(1)
+    return done.stdout
+
+
+def lock(uv: Path, names: tuple[str, ...]) -> Path:
+    requirements = tuple(sorted(versions.tools(*names)))
     path = locks.lock_file(requirements)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_header(requirements) + done.stdout, encoding="utf-8")
+    path.write_text(_header(requirements) + _compile(uv, requirements), encoding="utf-8")
+    return path
+
+
+def lock_build(uv: Path, names: tuple[str, ...]) -> Path | None:
+    """The build-dependency lock of a set holding sdist-only tools (else None)."""
+    requirements = tuple(sorted(versions.tools(*names)))
+    build = versions.build_requires(requirements)
+    if not build:
+        return None
+    path = locks.build_lock_file(requirements)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_header(build) + _compile(uv, build), encoding="utf-8")
     return path
 
 
@@ -88,7 +107,11 @@ def main() -> int:
         print(f"lock_tools: error: cannot install {versions.TOOLS['uv']}: {exc}", file=sys.stderr)
         return 70
     written = {lock(uv, names) for names in versions.LOCKED_TOOL_SETS}
-    for stale in sorted(set(locks.LOCK_DIR.glob("*.txt")) - written):
+    written |= {path for names in versions.LOCKED_TOOL_SETS
+                if (path := lock_build(uv, names)) is not None}
+    existing = {*locks.LOCK_DIR.glob("*.txt"),
+                *(locks.LOCK_DIR / locks.BUILD_SUBDIR).glob("*.txt")}
+    for stale in sorted(existing - written):
         stale.unlink()
         print(f"removed {stale.relative_to(ROOT)}")
     for path in sorted(written):

@@ -42,6 +42,8 @@ from dagger.client import gen
 
 WHEEL = "aksara_framework-0.8.0-py3-none-any.whl"
 SDIST = "aksara_framework-0.8.0.tar.gz"
+#: package-build's resolved runtime dependencies, beside the wheel (``wheelenv.FILE``)
+WHEEL_ENV = "wheel-env.txt"
 STARTED = "started-service-"
 
 
@@ -116,7 +118,7 @@ class FakeEngine:
             return read
 
         async def entries(directory: Any, path: str | None = None) -> list[str]:
-            return [WHEEL, SDIST]
+            return [WHEEL, SDIST, WHEEL_ENV]
 
         async def start(service: Any) -> Any:
             if engine.health_fails:

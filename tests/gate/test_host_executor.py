@@ -36,7 +36,8 @@ BUILD = _stage(
     "package-build",
     Step((PY, "-c", "import pathlib; d=pathlib.Path('{dist}'); d.mkdir(exist_ok=True); "
           "(d/'aksara_framework-0.8.0-py3-none-any.whl').write_bytes(b'w'); "
-          "(d/'aksara_framework-0.8.0.tar.gz').write_bytes(b's')")),
+          "(d/'aksara_framework-0.8.0.tar.gz').write_bytes(b's'); "
+          "(d/'wheel-env.txt').write_text('pglast==8.8 \\\\\\n    --hash=sha256:00\\n')")),
 )
 
 
@@ -77,7 +78,12 @@ def test_full_pass_writes_verifiable_evidence(monkeypatch, repo, tmp_path, capsy
     for name in ("package-build", "twine-check", "secret-scan"):
         assert (ev / "stages" / name / "log.txt").is_file()
         assert (ev / "stages" / name / "result.json").is_file()
-    assert (ev / "dist" / "SHA256SUMS").read_text().count("\n") == 2
+    # the wheel, the sdist and the runtime dependency set resolved for them
+    sums = (ev / "dist" / "SHA256SUMS").read_text()
+    assert sums.count("\n") == 3 and "  wheel-env.txt\n" in sums
+    assert [a["path"] for a in summary["dist"]] == [
+        "dist/aksara_framework-0.8.0-py3-none-any.whl", "dist/aksara_framework-0.8.0.tar.gz",
+        "dist/wheel-env.txt", "dist/SHA256SUMS"]
     assert verify(ev, required=[s.name for s in stages.build_stages()]) == []
     out = capsys.readouterr().out
     assert "verdict: PASS" in out and "secret-scan: PASSED" in out

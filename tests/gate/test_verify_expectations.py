@@ -18,7 +18,8 @@ TAG = "v0.8.0"
 BUILD = stages.Stage(name="package-build", title="Build", proves="t", steps=(Step((
     "python", "-c", "import pathlib; d=pathlib.Path('{dist}'); "
     "(d/'aksara_framework-0.8.0-py3-none-any.whl').write_bytes(b'w'); "
-    "(d/'aksara_framework-0.8.0.tar.gz').write_bytes(b's')")),))
+    "(d/'aksara_framework-0.8.0.tar.gz').write_bytes(b's'); "
+    "(d/'wheel-env.txt').write_text('')")),))
 
 
 @pytest.fixture()

@@ -168,15 +168,40 @@ def sbom_before_install(repo: Path) -> str:
     text = path.read_text()
     start = text.index('name="sbom"')
     head, tail = text[:start], text[start:]
-    env = "                *_WHEEL_ONLY_ENV,\n"
+    env = "                *_wheel_only_env(),\n"
     assert env in tail, "sbom stage no longer builds its wheel-only environment"
-    # Keep creating the venv first, but install the wheel only after the SBOM was judged.
-    tail = tail.replace(env, "                _WHEEL_ONLY_ENV[0],\n", 1)
+    # Keep the venv and the resolved set first, but install the wheel after the SBOM.
+    tail = tail.replace(env, "                *_wheel_only_env()[:2],\n", 1)
     end = '            ),\n            evidence=("sbom.cdx.json"'
     assert end in tail, "sbom stage steps no longer end before its evidence"
-    tail = tail.replace(end, "                _WHEEL_ONLY_ENV[1],\n" + end, 1)
+    tail = tail.replace(end, "                _wheel_only_env()[2],\n" + end, 1)
     path.write_text(head + tail)
     return "the package itself"
+
+
+#: Rewrites every hash of one distribution in the resolved set (the last hex digit).
+TAMPER_HASHES = (
+    "\n\ndef _planted_tamper(text: str) -> str:\n"
+    "    import re\n"
+    "    def bad(entry: re.Match[str]) -> str:\n"
+    "        return re.sub(r'(--hash=sha256:[0-9a-f]{63})([0-9a-f])', lambda h: h.group(1)\n"
+    "                      + ('0' if h.group(2) != '0' else '1'), entry.group(0))\n"
+    "    return re.sub(r'(?ms)^pglast==.*?(?=^\\S|\\Z)', bad, text)\n"
+)
+
+
+def wheel_env_tampered(repo: Path) -> str:
+    """package-build writes a wheel-env.txt whose hashes of pglast are wrong: both stages
+    installing from it (dependency-audit, sbom) must fail, naming pglast."""
+    path = repo / "ci" / "src" / "aksara_release" / "wheelenv.py"
+    text = path.read_text()
+    old = "    pinned = check_resolution(done.stdout, package)\n"
+    assert old in text, "wheelenv.resolve no longer checks uv's output"
+    new = old + "    done.stdout = _planted_tamper(done.stdout)\n"
+    main = '\n\nif __name__ == "__main__":'
+    assert main in text, "wheelenv.py no longer ends with its __main__ block"
+    path.write_text(text.replace(old, new, 1).replace(main, TAMPER_HASHES + main, 1))
+    return "wheel-env: hash-mismatch pglast=="
 
 
 # ----------------------------------------------------------------------------- one tool each
@@ -219,15 +244,15 @@ def empty_test_suite(repo: Path) -> str:
 
 
 def audit_without_dependencies(repo: Path) -> str:
-    """A ``--no-deps`` slips into the audit's wheel-only install: nothing left to audit."""
+    """The audit's wheel-only environment leaves out the resolved set (the wheel alone,
+    installed ``--no-deps``): its runtime dependencies are not there to describe."""
     path = repo / "ci" / "src" / "aksara_release" / "stages.py"
     text = path.read_text()
     start = text.index("def _audit_stage(")
     head, tail = text[:start], text[start:]
-    env = "            *_WHEEL_ONLY_ENV,\n"
+    env = "            *_wheel_only_env(),\n"
     assert env in tail, "the audit stage no longer builds its wheel-only environment"
-    tail = tail.replace(env, '            _WHEEL_ONLY_ENV[0],\n            Step(("{work}/target/bin'
-                        '/python", *PIP_INSTALL[1:], "--no-deps", "{wheel}")),\n', 1)
+    tail = tail.replace(env, "            _wheel_only_env()[0], _wheel_only_env()[2],\n", 1)
     path.write_text(head + tail)
     return "(required by aksara-framework) is not installed in the target environment"
 

@@ -218,6 +218,25 @@ def test_unauditable_dependency_fails_the_audit(selftest_root: Path, osv_stub) -
     assert "500 Server Error" in audit["reason"], audit["reason"]
 
 
+def test_a_tampered_wheel_env_fails_audit_and_sbom(selftest_root: Path, osv_stub) -> None:
+    """package-build resolves the wheel's dependencies once (dist/wheel-env.txt); a wrong
+    hash in it fails both stages that install from it, naming the distribution."""
+    copy = copy_repo(selftest_root / "wheel-env")
+    marker = faults.wheel_env_tampered(copy)
+    run = run_gate(copy, "--only", "package-build,dependency-audit,sbom",
+                   "--osv-url", osv_stub.url)
+    assert run.code == 1, run.output[-3000:]
+    assert run.stage("package-build")["status"] == "passed"
+    assert "pglast==" in (run.evidence / "dist" / "wheel-env.txt").read_text()
+    for stage in ("dependency-audit", "sbom"):
+        result = run.stage(stage)
+        assert result["status"] == "failed", (stage, result)
+        assert result["reason"].startswith(marker), (stage, result["reason"])
+        assert result["reason"].endswith("the download does not match the hash in "
+                                         "wheel-env.txt"), result["reason"]
+        assert [c["name"] for c in result["checks"]] == ["wheel-env"]  # stopped there
+
+
 def test_unmodified_repository_passes(selftest_root: Path, osv_stub) -> None:
     """Offline like the planted run: the OSV stub, and only workflow-lint skipped (it
     downloads actionlint from GitHub). Every other stage must pass, so the planted

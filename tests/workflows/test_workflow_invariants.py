@@ -400,9 +400,34 @@ def problems_pypi_job(document: Mapping[str, Any]) -> list[str]:
         problems.append("publish:pypi: attestations must be on")
     if not settings.get("packages-dir"):
         problems.append("publish:pypi: packages-dir must name the dist directory")
+    else:
+        problems += problems_pypi_uploads(job, str(settings["packages-dir"]))
     if {"password", "user", "repository-url"} & set(settings):
         problems.append("publish:pypi: Trusted Publishing takes no password, user or index URL")
     return problems
+
+
+#: What the pypi job copies into its packages-dir: the two compared files, by name.
+PYPI_FILES = ["evidence/dist/$WHEEL", "evidence/dist/$SDIST"]
+
+
+def problems_pypi_uploads(job: Mapping[str, Any], packages_dir: str) -> list[str]:
+    """PyPI gets the wheel and the sdist only: the evidence's ``dist/`` also holds
+    ``SHA256SUMS`` and ``wheel-env.txt`` (the resolved runtime dependencies, a release
+    asset), so the upload directory is a fresh one filled by ``cp`` of exactly the two
+    files whose digests the job compared."""
+    target = packages_dir.rstrip("/")
+    why = ("publish:pypi: packages-dir must hold only the wheel and the sdist, copied by name "
+           "(the evidence's dist/ also holds SHA256SUMS and wheel-env.txt)")
+    if target.startswith("evidence") or not target:
+        return [why]
+    copies = []
+    for text in _run_text(job):
+        for line in text.replace("\\\n", " ").splitlines():
+            words = line.split()
+            if words[:1] == ["cp"] and words[-1].rstrip("/") == target:
+                copies.append([w.strip('"') for w in words[1:-1] if w != "--"])
+    return [] if copies == [PYPI_FILES] else [why]
 
 
 def problems_digest_check(
@@ -507,7 +532,8 @@ def problems_publish_workflow(document: Mapping[str, Any]) -> list[str]:
         problems.append("publish:release: must need pypi, attest and verify")
     problems += problems_digest_check(release, "release", before=len(steps(release)),
                                       extra=("sbom-sha256",))
-    for needed in ("SHA256SUMS", "sbom.cdx.json", "summary.md", ".changelog.body", "gh release"):
+    for needed in ("SHA256SUMS", "evidence/dist/wheel-env.txt", "sbom.cdx.json", "summary.md",
+                   ".changelog.body", "gh release"):
         if needed not in release_runs:
             problems.append(f"publish:release: the release must carry {needed}")
 
@@ -897,6 +923,16 @@ def _add_pypi_run(doc: dict[str, Any], script: str) -> None:
         (lambda d: _step(d, "pypi", PUBLISH_ACTION)["with"].pop("attestations"), "attestations"),
         (lambda d: _step(d, "pypi", PUBLISH_ACTION)["with"].pop("packages-dir"), "packages-dir"),
         (lambda d: _step(d, "pypi", PUBLISH_ACTION)["with"].update(password="x"), "password"),
+        # PyPI gets the wheel and the sdist only, never the rest of the evidence's dist/.
+        (lambda d: _step(d, "pypi", PUBLISH_ACTION)["with"].update(
+            {"packages-dir": "evidence/dist/"}), "packages-dir must hold only the wheel"),
+        (lambda d: _drop_run(d, "pypi", '"evidence/dist/$SDIST" dist/',
+                             '"evidence/dist/$SDIST" evidence/dist/wheel-env.txt dist/'),
+         "packages-dir must hold only the wheel"),
+        (lambda d: _drop_run(d, "pypi", 'cp -- "evidence/dist/$WHEEL" "evidence/dist/$SDIST"',
+                             "cp -- evidence/dist/*"), "packages-dir must hold only the wheel"),
+        (lambda d: _drop_run(d, "release", "evidence/dist/wheel-env.txt", "x"),
+         "the release must carry evidence/dist/wheel-env.txt"),
         # The attestation job must not reach the pypi environment, nor publish.
         (lambda d: d["jobs"]["attest"].update(environment="pypi"), "attest: must not run in an"),
         (lambda d: d["jobs"]["attest"].update(environment={"name": "pypi"}), "attest: must not"),

@@ -116,13 +116,60 @@ def check(requirements: Iterable[str], lock_dir: Path = LOCK_DIR) -> Path:
     return path
 
 
-def hash_failure(output: str) -> str | None:
-    """A one-line reason naming the distribution whose download did not match the lock's
-    hash (uv's and pip's wording), or None when the output shows no hash mismatch."""
+#: Build-dependency locks of sdist-only tools (``versions.SDIST_BUILD_REQUIRES``), under
+#: the same stem as the tool set's lock: passed to uv as ``--build-constraint``. uv then
+#: installs exactly these pins in the isolated build environment and, with
+#: ``--require-hashes``, checks each download against its hash (a mismatch names the
+#: distribution). uv does not *require* a hash for a build dependency missing from the
+#: constraints (``--require-build-hashes`` is not in the pinned uv), so the lock must hold
+#: the whole closure of the declared build requirements: it is resolved from them.
+BUILD_SUBDIR = "build"
+
+
+def build_lock_file(requirements: Iterable[str], lock_dir: Path = LOCK_DIR) -> Path:
+    return lock_dir / BUILD_SUBDIR / f"{lock_name(requirements)}.txt"
+
+
+def gate_build_path(requirements: Iterable[str]) -> str:
+    """The build-dependency lock as a ``{gate}``-relative path."""
+    return "{gate}/" + f"{LOCK_SUBDIR}/{BUILD_SUBDIR}/{lock_name(requirements)}.txt"
+
+
+def check_build(requirements: Iterable[str], build_requires: Iterable[str],
+                lock_dir: Path = LOCK_DIR) -> Path:
+    """The build-dependency lock of a tool set; :class:`LockError` when it is missing, was
+    resolved from other build requirements, or leaves a distribution without a hash."""
+    wanted = tuple(sorted(build_requires))
+    path = build_lock_file(tuple(requirements), lock_dir)
+    fix = f"run {LOCK_COMMAND}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        raise LockError(f"no build-dependency lock {BUILD_SUBDIR}/{path.name} for "
+                        f"{', '.join(wanted)} ({fix})") from None
+    if inputs(text) != wanted:
+        raise LockError(f"{BUILD_SUBDIR}/{path.name} was resolved from "
+                        f"{', '.join(inputs(text)) or 'nothing'}, not {', '.join(wanted)} ({fix})")
+    unhashed = sorted(name for name, count in hashed(text).items() if count == 0)
+    if unhashed or not pins(text):
+        raise LockError(f"{BUILD_SUBDIR}/{path.name}: no hash for "
+                        f"{', '.join(unhashed) or 'any distribution'}")
+    return path
+
+
+def hash_mismatches(output: str) -> list[str]:
+    """The ``name==version`` of every download whose hash did not match (uv's and pip's
+    wording), in order, each once; empty when the output shows no hash mismatch."""
     found = _UV_MISMATCH.findall(output)
     if not found and "DO NOT MATCH THE HASHES" in output:
         found = _PIP_MISMATCH.findall(output.split("DO NOT MATCH THE HASHES", 1)[1])
+    return list(dict.fromkeys(found))
+
+
+def hash_failure(output: str) -> str | None:
+    """A one-line reason naming the distribution whose download did not match the lock's
+    hash (uv's and pip's wording), or None when the output shows no hash mismatch."""
+    found = hash_mismatches(output)
     if not found:
         return None
-    names = ", ".join(dict.fromkeys(found))
-    return f"hash mismatch for {names}: the download does not match the locked hash"
+    return f"hash mismatch for {', '.join(found)}: the download does not match the locked hash"

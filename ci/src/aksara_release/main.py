@@ -42,7 +42,7 @@ import anyio
 import dagger
 from dagger import DefaultPath, Doc, Ignore, ReturnType, check, dag, function, object_type
 
-from aksara_release import bundle, evidence, locks, release_identity, stages, versions
+from aksara_release import bundle, evidence, locks, release_identity, stages, versions, wheelenv
 from aksara_release import config as gate_config
 from aksara_release.scrub import Scrubber
 
@@ -245,12 +245,15 @@ class Dist:
 
 
 def pick_dist_files(entries: list[str]) -> tuple[str, str]:
-    """The one wheel and the one sdist among ``entries`` (ValueError otherwise)."""
+    """The one wheel and the one sdist among ``entries`` (ValueError otherwise), which
+    must also hold the dependency set resolved for the wheel (``wheel-env.txt``, read by
+    dependency-audit and sbom from the same directory)."""
     wheels = [e for e in entries if e.endswith(".whl")]
     sdists = [e for e in entries if e.endswith(".tar.gz")]
-    if len(wheels) != 1 or len(sdists) != 1:
+    if len(wheels) != 1 or len(sdists) != 1 or wheelenv.FILE not in entries:
         raise ValueError(
-            f"package-build must produce exactly one wheel and one sdist, found {sorted(entries)}"
+            f"package-build must produce exactly one wheel, one sdist and {wheelenv.FILE}, "
+            f"found {sorted(entries)}"
         )
     return wheels[0], sdists[0]
 
@@ -433,18 +436,21 @@ class AksaraRelease:
             ctr = ctr.with_env_variable(CACHE_BUSTER, run.nonce)
         return ctr
 
-    def _package_build(self, run: Run) -> dagger.Container:
+    def _package_build(self, run: Run, *, nonce: bool = False) -> dagger.Container:
         stage = stages.package_build_stage()
-        ctr = self.stage_container(stage, run)
+        ctr = self.stage_container(stage, run, nonce=nonce)
         for step in stage.render(stages.CONTAINER_PATHS).steps:
             ctr = with_step(ctr, step)
         return ctr
 
-    def _dist_directory(self) -> dagger.Directory:
-        return self._package_build(Run()).directory(stages.CONTAINER_PATHS.dist)
+    def _dist_directory(self, *, fresh: bool = False) -> dagger.Directory:
+        return self._package_build(Run(), nonce=fresh).directory(stages.CONTAINER_PATHS.dist)
 
-    async def _built_dist(self) -> Dist:
-        directory = self._dist_directory()
+    async def _built_dist(self, fresh: bool = False) -> Dist:
+        """package-build's ``/dist``. ``fresh``: not served from the engine's cache, so
+        ``wheel-env.txt`` is resolved against the index as it is now (a stage reading the
+        outside world, e.g. ``dagger call dependency-audit`` on a schedule)."""
+        directory = self._dist_directory(fresh=fresh)
         wheel, sdist = pick_dist_files(await directory.entries())
         return Dist(directory, wheel, sdist)
 
@@ -457,7 +463,8 @@ class AksaraRelease:
         stage = stages.get_stage(name, GATE_OPTIONS, config=await self._project())
         if stage.skip_reason is not None:
             raise ValueError(f"stage {name} does not run: {stage.skip_reason}")
-        dist = await self._built_dist() if stage.needs_dist else None
+        fresh = stage.name in READS_OUTSIDE_WORLD
+        dist = await self._built_dist(fresh) if stage.needs_dist else None
         return self.stage_container(stage, run, dist, database=database), stage, dist
 
     async def _checked(self, name: str) -> dagger.Container:
@@ -511,7 +518,8 @@ class AksaraRelease:
 
     @function
     def dist(self) -> dagger.Directory:
-        """The wheel and the sdist, built once by package-build and reused by every stage."""
+        """The wheel, the sdist and wheel-env.txt (the wheel's runtime dependencies,
+        hash-pinned), built once by package-build and reused by every stage."""
         return self._dist_directory()
 
     @function

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aksara_release import config as gate_config
-from aksara_release import locks, versions
+from aksara_release import locks, versions, wheelenv
 from aksara_release.config import ConfigError, ProjectConfig, StageConfig
 
 #: The directory holding the running gate's ``aksara_release`` package (``{gate}`` on
@@ -131,8 +131,12 @@ class Stage:
 
     @property
     def produces_dist(self) -> bool:
-        """Writes the wheel and sdist into ``{dist}`` (only ``package-build``)."""
-        return any("{dist}" in a for step in self.steps for a in step.argv)
+        """Writes the wheel, the sdist and ``wheel-env.txt`` into ``{dist}`` (only
+        ``package-build``): names ``{dist}`` without reading the built distributions.
+        (``dependency-audit`` and ``sbom`` name ``{dist}/wheel-env.txt`` too, but they
+        read ``{wheel}``: a stage reading a file of ``{dist}`` must name ``{wheel}``.)"""
+        return not self.needs_dist and any(
+            "{dist}" in a for step in self.steps for a in step.argv)
 
     @property
     def needs_dist(self) -> bool:
@@ -159,7 +163,11 @@ class Stage:
         distribution hash-checked), or None when there are none."""
         if self.tool_lock is None:
             return None
-        return (*UV_PIP_INSTALL, "--require-hashes", "-r", self.tool_lock)
+        # An sdist-only tool is built while installing: its build dependencies come from
+        # their own hash lock too (uv checks the hashes of build constraints).
+        build = (("--build-constraint", locks.gate_build_path(self.tools))
+                 if versions.build_requires(self.tools) else ())
+        return (*UV_PIP_INSTALL, "--require-hashes", "-r", self.tool_lock, *build)
 
     def install_wheel_argv(self) -> tuple[str, ...] | None:
         """The command installing the built wheel (with extras), or None."""
@@ -237,11 +245,15 @@ BASE_ENV: dict[str, str] = {
 #: Where the smoke migrations are copied; ``{migrations}`` in configured commands.
 MIGRATIONS_WORK = "{work}/migrations"
 
-#: A second environment holding only the wheel and its runtime dependencies: what the
-#: audit and the SBOM describe (the stage's own environment also holds the tool).
-_WHEEL_ONLY_ENV: tuple[Step, ...] = (
-    Step(("python", "-m", "venv", "{work}/target")),
-    Step(("{work}/target/bin/python", *PIP_INSTALL[1:], "{wheel}")),
+#: The wheel's runtime dependencies, resolved once by ``package-build`` into ``{dist}``
+#: (hash-pinned, the package itself left out; see ``wheelenv.py``).
+WHEEL_ENV = "{dist}/" + wheelenv.FILE
+#: The interpreter of the wheel-only environment (``{work}/target``).
+TARGET_PYTHON = "{work}/target/bin/python"
+#: uv installing into the wheel-only environment (as :data:`UV_PIP_INSTALL` does into
+#: the stage's own).
+_UV_TARGET_INSTALL: tuple[str, ...] = (
+    "uv", "pip", "install", "--no-config", "--no-python-downloads", "--python", TARGET_PYTHON,
 )
 
 #: The pytest plugin (in the gate) recording where the package under test was imported
@@ -274,6 +286,27 @@ def _with_verdict(*steps: Step) -> tuple[Step, ...]:
              if step.argv[:4] == ("python", "-m", "aksara_release.tools", "run-tool")]
     expect = [a for name in names for a in ("--expect", name)]
     return (*steps, _tool("verdict", "{out}", *expect))
+
+
+def _wheel_only_env() -> tuple[Step, ...]:
+    """A second environment holding only the wheel and its runtime dependencies: what
+    the audit and the SBOM describe (the stage's own environment also holds the tool).
+
+    Built from exactly the set ``package-build`` resolved (``{dist}/wheel-env.txt``),
+    hash-checked and without resolving again (``--no-deps``), then the wheel itself
+    without dependencies: both stages describe the same set. No pip in it (``--without-
+    pip``): the environment is the wheel's, not an installer's. Both installs are fatal
+    judged steps: a download that is not the file's hash fails the stage there, naming
+    the distribution, before any tool describes an incomplete environment.
+    """
+    return (
+        Step(("python", "-m", "venv", "--without-pip", "{work}/target")),
+        _judged("wheel-env", "install",
+                (*_UV_TARGET_INSTALL, "--require-hashes", "--no-deps", "-r", WHEEL_ENV),
+                report=WHEEL_ENV, options=("--fatal",)),
+        _judged("wheel", "install", (*_UV_TARGET_INSTALL, "--no-deps", "{wheel}"),
+                options=("--fatal",)),
+    )
 
 
 #: Evidence every judged stage writes besides its reports (``checks/`` holds one
@@ -645,9 +678,15 @@ def _configured(base: Stage, cfg: StageConfig, project: ProjectConfig,
             name=name, title=base.title, proves=base.proves,
             tools=versions.tools("build"), env=BASE_ENV,
             steps=_with_verdict(
-                _judged("build", "exit", ("python", "-m", "build", "--outdir", "{dist}", "{src}"))
+                _judged("build", "exit", ("python", "-m", "build", "--outdir", "{dist}", "{src}"),
+                        options=("--fatal",)),
+                # The wheel's runtime dependencies, resolved once for every stage that
+                # describes them (dependency-audit, sbom): {dist}/wheel-env.txt.
+                _judged("wheel-env", "exit",
+                        ("python", "-m", "aksara_release.wheelenv", "--dist", "{dist}",
+                         "--record", "{out}/" + wheelenv.RECORD)),
             ),
-            evidence=VERDICT_EVIDENCE,
+            evidence=(wheelenv.RECORD, *VERDICT_EVIDENCE),
         )
     if name == "twine-check":
         return Stage(
@@ -731,9 +770,9 @@ def _configured(base: Stage, cfg: StageConfig, project: ProjectConfig,
             title=base.title, proves=base.proves,
             tools=versions.tools("cyclonedx-bom", "cyclonedx-python-lib"),
             env=BASE_ENV,
-            steps=(
-                *_WHEEL_ONLY_ENV,
-                *_with_verdict(_judged(
+            steps=_with_verdict(
+                *_wheel_only_env(),
+                _judged(
                     "cyclonedx", "cyclonedx",
                     ("cyclonedx-py", "environment", "--output-reproducible",
                      "--output-format", "JSON", "--output-file", "{out}/sbom.cdx.json",
@@ -742,7 +781,7 @@ def _configured(base: Stage, cfg: StageConfig, project: ProjectConfig,
                     # every distribution installed there, transitive ones included
                     options=("--target-python", "{work}/target/bin/python",
                              "--package", package),
-                )),
+                ),
             ),
             evidence=("sbom.cdx.json", *VERDICT_EVIDENCE),
         )
@@ -777,28 +816,25 @@ def _audit_stage(base: Stage, project: ProjectConfig, options: GateOptions) -> S
     return Stage(
         name=base.name, title=base.title, proves=base.proves,
         tools=versions.tools("pip-audit"), env=BASE_ENV,
-        steps=(
-            *_WHEEL_ONLY_ENV,
-            Step(
-                ("{work}/target/bin/python", "-m", "pip", "freeze", "--exclude", package),
-                stdout="{out}/requirements.txt",
-            ),
-            # Judged against the target environment itself: every installed distribution
-            # but the package (and the venv's installer) audited, requirements installed
-            # transitively (a --no-deps install would leave nothing to audit).
-            *_with_verdict(_judged(
+        steps=_with_verdict(
+            *_wheel_only_env(),
+            # The resolved file itself is audited (fully hashed: pip-audit resolves
+            # nothing), and judged against the environment built from it: every
+            # installed distribution but the package audited, requirements installed
+            # transitively (a file missing one leaves it out of both).
+            _judged(
                 "pip-audit", "pip-audit",
                 (
-                    "pip-audit", "--requirement", "{out}/requirements.txt",
-                    "--no-deps", "--disable-pip", "--progress-spinner", "off",
+                    "pip-audit", "--requirement", WHEEL_ENV, "--require-hashes",
+                    "--disable-pip", "--progress-spinner", "off",
                     *audit_service,
                     "--format", "json", "--output", "{out}/pip-audit.json",
                 ),
                 report="{out}/pip-audit.json",
                 options=("--target-python", "{work}/target/bin/python", "--package", package),
-            )),
+            ),
         ),
-        evidence=("requirements.txt", "pip-audit.json", *VERDICT_EVIDENCE),
+        evidence=("pip-audit.json", *VERDICT_EVIDENCE),
     )
 
 
@@ -848,6 +884,8 @@ def _locked(stage: Stage, cfg: StageConfig | None) -> Stage:
     if stage.tools:
         try:
             locks.check(stage.tools)
+            if versions.build_requires(stage.tools):
+                locks.check_build(stage.tools, versions.build_requires(stage.tools))
         except locks.LockError as exc:
             where = (f"{cfg.origin}: {gate_config.TABLE_NAME}.stages.{stage.name}"
                      if cfg is not None else stage.name)

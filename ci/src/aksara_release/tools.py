@@ -497,7 +497,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run-tool",
         help="run one tool, judge its report and exit code, record checks/<name>.json; "
-        "exits 0 (the stage's verdict step fails it)",
+        "exits 0 (the stage's verdict step fails it) unless --fatal",
     )
     p.add_argument("--name", required=True, help="the check's name (ruff, pytest, ...)")
     p.add_argument("--judge", required=True, choices=JUDGES)
@@ -527,6 +527,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="an import name whose installed files coverage counts (repeatable)")
     p.add_argument("--floor-lines", type=float, help="least statement coverage, percent")
     p.add_argument("--floor-branches", type=float, help="least branch coverage, percent")
+    p.add_argument("--fatal", action="store_true",
+                   help="later steps need this tool: on failure write the verdict, exit 1")
     p.add_argument("argv", nargs=argparse.REMAINDER)
     p = sub.add_parser("coverage-json", help="combine a test stage's coverage data and "
                        "write coverage.py's JSON report")
@@ -576,6 +578,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sdist=args.sdist, sarif=args.sarif, baseline=args.baseline, root=args.root,
                 measure=tuple(args.measure), floor_lines=args.floor_lines,
                 floor_branches=args.floor_branches,
+                fatal=args.fatal,
             ))
         if args.command == "coverage-json":
             return coverage_json(args.rcfile, args.output)

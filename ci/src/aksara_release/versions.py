@@ -83,9 +83,27 @@ LOCKED_TOOL_SETS: tuple[tuple[str, ...], ...] = (
 )
 
 
+#: Build requirements of the tools PyPI serves only as an sdist, which uv builds while
+#: installing them: copied from the sdist's ``[build-system].requires`` (re-read it when
+#: bumping the tool). ``python3 ci/lock_tools.py`` resolves them with hashes into
+#: ``locks/build/<set>.txt`` and the stage passes that as ``--build-constraint``, so every
+#: build dependency uv downloads is pinned and hash-checked too (see ``locks.py``).
+SDIST_BUILD_REQUIRES: dict[str, tuple[str, ...]] = {
+    "actionlint": ("setuptools>=61.0.0", "wheel", "requests", "semver"),
+}
+
+
 def tools(*names: str) -> tuple[str, ...]:
     """The pinned requirement strings for ``names`` (KeyError on an unknown tool)."""
     return tuple(TOOLS[name] for name in names)
+
+
+def build_requires(requirements: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The declared build requirements of the sdist-only tools among ``requirements``
+    (pinned requirement strings), sorted; empty when every tool ships a wheel."""
+    found = {req for name, pin in TOOLS.items() if pin in requirements
+             for req in SDIST_BUILD_REQUIRES.get(name, ())}
+    return tuple(sorted(found))
 
 
 #: What never belongs in the source tree a stage sees, relative to the repository root.

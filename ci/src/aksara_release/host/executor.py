@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from aksara_release import config as gate_config
-from aksara_release import evidence, stages, versions
+from aksara_release import evidence, stages, versions, wheelenv
 from aksara_release.host import snapshot
 from aksara_release.host.database import DatabaseServer, database_server
 from aksara_release.host.progress import Progress, final_table
@@ -178,7 +178,16 @@ def _find_dist(dist: Path) -> tuple[Path | None, Path | None, str | None]:
     if len(wheels) != 1 or len(sdists) != 1:
         found = f"found {len(wheels)} and {len(sdists)}"
         return None, None, f"expected one wheel and one sdist in dist/, {found}"
+    if not (dist / wheelenv.FILE).is_file():
+        return None, None, f"package-build left no {wheelenv.FILE} in dist/"
     return wheels[0], sdists[0], None
+
+
+def dist_files(wheel: Path, sdist: Path) -> list[Path]:
+    """What a release is traceable to, as ``dist/SHA256SUMS`` lists it: the wheel, the
+    sdist and the dependency set resolved for them (``wheel-env.txt``, when present)."""
+    env = wheel.parent / wheelenv.FILE
+    return [wheel, sdist, *((env,) if env.is_file() else ())]
 
 
 def _stage_artifacts(out: Path, root: Path) -> tuple[evidence.Artifact, ...]:
@@ -290,7 +299,7 @@ def run_gate(config: GateConfig) -> int:
     ordered = [results[s.name] for s in all_stages]
     dist_artifacts: list[evidence.Artifact] = []
     if wheel and sdist:
-        dist_artifacts = [evidence.artifact_from_file(ev, p) for p in (wheel, sdist)]
+        dist_artifacts = [evidence.artifact_from_file(ev, p) for p in dist_files(wheel, sdist)]
         (dist / evidence.SHA256SUMS).write_text(evidence.render_sha256sums(dist_artifacts))
         dist_artifacts.append(evidence.artifact_from_file(ev, dist / evidence.SHA256SUMS))
     summary = evidence.build_summary(

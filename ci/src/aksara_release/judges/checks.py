@@ -3,7 +3,9 @@
 Why inside the gate's own helpers: both executors (host runner, Dagger module) stay
 dumb, running steps in order and stopping at the first failing one. Each tool step
 is ``run-tool``, which runs the tool, judges its report *and* its exit code, records
-the outcome in ``{out}/checks/<name>.json`` and exits 0 (so the next tool still runs).
+the outcome in ``{out}/checks/<name>.json`` and exits 0 (so the next tool still runs);
+with ``--fatal`` (a step the later ones depend on, such as installing the environment
+they describe) a failure writes the verdict at once and exits 1, stopping the stage.
 The stage's last step is ``verdict``, which reads every record, writes
 ``{out}/verdict.json`` (schema: ``verdict.schema.json``) with the counts and the one
 actionable reason line, and exits 1 when any tool failed. ``evidence.py`` copies
@@ -33,7 +35,7 @@ VERDICT_SCHEMA_VERSION = 1
 #: Findings kept per check record (the count is always exact).
 KEEP_FINDINGS = 20
 JUDGES = ("sarif", "junit", "mypy", "mkdocs", "pip-audit", "cyclonedx", "doctor",
-          "detect-secrets", "readme", "coverage", "exit")
+          "detect-secrets", "readme", "coverage", "install", "exit")
 #: Judges that read files only and need no tool command.
 STANDALONE = frozenset({"readme"})
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -67,6 +69,8 @@ class ToolSpec:
     measure: tuple[str, ...] = ()
     floor_lines: float | None = None
     floor_branches: float | None = None
+    #: Later steps depend on this tool: when it fails, write the verdict now and exit 1.
+    fatal: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -149,6 +153,10 @@ def judge(spec: ToolSpec, output: str) -> Judgement:
         return fn(need(spec.report, "--report"),
                   target_python=need(spec.target_python, "--target-python"),
                   package=need(spec.package, "--package"))
+    if kind == "install":
+        from aksara_release.judges.environment import judge_install
+
+        return judge_install(output, spec.report)
     if kind == "doctor":
         from aksara_release.judges.doctor import judge_doctor
 
@@ -266,6 +274,11 @@ def run_tool(spec: ToolSpec) -> int:
     print(f"aksara_release.tools: run-tool: {spec.name}: {data['status']}"
           + (f" ({counts})" if counts else "")
           + (f": {data['reason']}" if data["reason"] else ""), file=sys.stderr)
+    if spec.fatal and data["status"] != "passed":
+        # What follows needs this tool's result (an environment it installs): judging
+        # the rest would only repeat its failure. The verdict is this record's.
+        verdict(spec.out, ())
+        return 1
     return 0
 
 

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aksara_release import locks
 from aksara_release.judges import Finding, JudgeError, Judgement, one_line
 from aksara_release.judges.reports import read_json, read_text
 
-#: The venv's own installer: present in every virtual environment, not a dependency of
-#: the wheel. ``pip freeze`` leaves them out, so the audit does too; the SBOM lists them.
+#: A venv's own installer, not a dependency of the wheel: never expected in the audit.
+#: (The gate's wheel-only environment is made ``--without-pip``; an SBOM lists whatever
+#: is installed.)
 BOOTSTRAP = frozenset({"pip", "setuptools", "wheel", "distribute"})
 
 _LIST_DISTRIBUTIONS = (
@@ -46,6 +48,24 @@ class Distribution:
     name: str  # canonical
     version: str
     requires: tuple[str, ...]
+
+
+#: uv's line for each distribution it installed: `` + name==version``.
+_INSTALLED = re.compile(r"^ \+ (\S+)==\S+", re.MULTILINE)
+
+
+def judge_install(output: str, requirements: str | None) -> Judgement:
+    """An install from a hash-pinned file (``dist/wheel-env.txt``): a download whose
+    hash is not the file's is a finding naming the distribution (the exit code alone
+    cannot say which); ``installed`` counts what uv installed."""
+    judgement = Judgement()
+    where = Path(requirements).name if requirements else "the requirements"
+    for item in locks.hash_mismatches(output):
+        judgement.findings.append(Finding(
+            rule="hash-mismatch", location=item,
+            message=f"the download does not match the hash in {where}"))
+    judgement.counts["installed"] = len(_INSTALLED.findall(output))
+    return judgement
 
 
 def installed_distributions(python: str) -> dict[str, Distribution]:
@@ -220,6 +240,7 @@ __all__ = [
     "canonical_name",
     "installed_distributions",
     "judge_cyclonedx",
+    "judge_install",
     "judge_pip_audit",
     "missing_requirements",
 ]
