@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -28,6 +29,11 @@ from psycopg import sql
 
 from aksara.cli import main
 from aksara.dburl import parse_database_url
+
+
+def _default_sigint() -> None:
+    """In the child, before exec: SIGINT back to its default disposition."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass
@@ -117,12 +123,18 @@ class Aksara:
         return result
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
+        """The CLI as a process the tests signal. SIGINT is reset to its default first:
+        a test run started in the background by a non-interactive shell (``cmd &``,
+        CI harnesses) inherits SIGINT *ignored*, exec keeps that, and Python then
+        honours it (no KeyboardInterrupt): the interrupt tests would wait out the
+        migration instead of testing the handling."""
         return subprocess.Popen(
             self.argv(*args),
             env=self.env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_default_sigint,
         )
 
     def check_output(self, result: Result) -> None:
