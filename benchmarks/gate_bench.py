@@ -29,7 +29,8 @@ status, time and, where the tree records them, its install and run times (``inst
 ``run_s`` of result.json; their sum over the stages as ``install_sum_s``, ``null`` when
 the tree records none), the 1-minute load average before and after (the machine may be
 shared), and the peak memory: the summed RSS of the gate's whole process tree (sampled
-every 0.25 s from /proc) and the size of the gate's run directory on tmpfs.
+every 0.25 s from /proc) and the size of the gate's run directory on tmpfs, and the
+size of each package cache after the run (``cache_mib_after``).
 
 The tree's runner venv (``.gate/runner``) is created or refreshed *before* the cold run
 (its time is recorded as ``bootstrap_s``): "cold" is about the package caches the stages
@@ -261,6 +262,10 @@ def run_once(label: str, tree: Path, cache: Path, caches: list[str], args: list[
         "load1_after": _load1(),
         "peak_tree_rss_mib": round(sampler.peak_rss / 2**20, 1),
         "peak_run_dir_mib": round(sampler.peak_run_dir / 2**20, 1),
+        # what the caches hold afterwards: an index whose answers are not cacheable
+        # leaves them empty (pip) or revalidated on every use (uv), so warm == cold
+        "cache_mib_after": {CACHE_OPTIONS[o]: round(_dir_size(cache / CACHE_OPTIONS[o]) / 2**20, 1)
+                            for o in caches},
         "stages": {s["name"]: {"status": s["status"], "duration_s": s["duration_s"],
                                "install_s": s.get("install_s"), "run_s": s.get("run_s")}
                    for s in summary["stages"]},

@@ -163,6 +163,12 @@ def _s(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 
 
+def _caches(sizes: object) -> str:
+    if not isinstance(sizes, dict) or not sizes:
+        return "n/a"
+    return ", ".join(f"{name} {size}" for name, size in sizes.items())
+
+
 def _stage_cell(stage: dict[str, Any] | None) -> str:
     if stage is None:
         return "-"
@@ -242,6 +248,8 @@ def render(before: Results, after: Results) -> str:
         + " |",
         "| Installs summed over stages (s) | "
         + " | ".join(_s(r.get("install_sum_s")) for r in runs) + " |",
+        "| Package caches after the run (MiB) | "
+        + " | ".join(_caches(r.get("cache_mib_after")) for r in runs) + " |",
         "| Verdict | " + " | ".join(str(r.get("verdict", "?")) for r in runs) + " |",
         "| 1-minute load average at start | "
         + " | ".join(_s(r.get("load1_before")) for r in runs) + " |",

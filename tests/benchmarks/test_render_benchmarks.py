@@ -70,6 +70,9 @@ def test_renders_the_before_after_table_from_the_fixture() -> None:
     # the before tree records no install times: n/a, never 0
     assert rows["Installs summed over stages (s)"] == (
         "| Installs summed over stages (s) | n/a | 30.0 | n/a | 14.0 |")
+    assert rows["Package caches after the run (MiB)"] == (
+        "| Package caches after the run (MiB) | pip 0.0 | pip 0.0, uv 120.5 | pip 0.0 | "
+        "pip 0.0, uv 120.5 |")
     assert rows["unit-tests"] == (
         "| unit-tests | 44.0 | 38.0 (install 6.0) | 40.0 | 36.5 (install 2.5) |")
     assert rows["workflow-lint"] == "| workflow-lint | skipped | skipped | skipped | skipped |"
