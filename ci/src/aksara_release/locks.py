@@ -102,17 +102,22 @@ def check(requirements: Iterable[str], lock_dir: Path = LOCK_DIR) -> Path:
     wanted = tuple(sorted(requirements))
     path = lock_file(wanted, lock_dir)
     fix = f"add the set to versions.LOCKED_TOOL_SETS and run {LOCK_COMMAND}"
+    return _checked(path, path.name, wanted, fix,
+                    f"tools {', '.join(wanted)}: no hash lock {path.name} in the gate")
+
+
+def _checked(path: Path, label: str, wanted: tuple[str, ...], fix: str, absent: str) -> Path:
+    """``path`` if it exists, was resolved from ``wanted`` and hashes every distribution."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
-        raise LockError(f"tools {', '.join(wanted)}: no hash lock {path.name} in the gate "
-                        f"({fix})") from None
+        raise LockError(f"{absent} ({fix})") from None
     if inputs(text) != wanted:
-        raise LockError(f"{path.name} was resolved from {', '.join(inputs(text)) or 'nothing'}"
+        raise LockError(f"{label} was resolved from {', '.join(inputs(text)) or 'nothing'}"
                         f", not {', '.join(wanted)} ({fix})")
     unhashed = sorted(name for name, count in hashed(text).items() if count == 0)
     if unhashed or not pins(text):
-        raise LockError(f"{path.name}: no hash for {', '.join(unhashed) or 'any distribution'}")
+        raise LockError(f"{label}: no hash for {', '.join(unhashed) or 'any distribution'}")
     return path
 
 
@@ -141,20 +146,9 @@ def check_build(requirements: Iterable[str], build_requires: Iterable[str],
     resolved from other build requirements, or leaves a distribution without a hash."""
     wanted = tuple(sorted(build_requires))
     path = build_lock_file(tuple(requirements), lock_dir)
-    fix = f"run {LOCK_COMMAND}"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        raise LockError(f"no build-dependency lock {BUILD_SUBDIR}/{path.name} for "
-                        f"{', '.join(wanted)} ({fix})") from None
-    if inputs(text) != wanted:
-        raise LockError(f"{BUILD_SUBDIR}/{path.name} was resolved from "
-                        f"{', '.join(inputs(text)) or 'nothing'}, not {', '.join(wanted)} ({fix})")
-    unhashed = sorted(name for name, count in hashed(text).items() if count == 0)
-    if unhashed or not pins(text):
-        raise LockError(f"{BUILD_SUBDIR}/{path.name}: no hash for "
-                        f"{', '.join(unhashed) or 'any distribution'}")
-    return path
+    label = f"{BUILD_SUBDIR}/{path.name}"
+    return _checked(path, label, wanted, f"run {LOCK_COMMAND}",
+                    f"no build-dependency lock {label} for {', '.join(wanted)}")
 
 
 def hash_mismatches(output: str) -> list[str]:

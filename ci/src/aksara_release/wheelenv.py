@@ -32,7 +32,6 @@ Stdlib only: it runs in the package-build stage, the pinned ``uv`` on ``PATH``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import re
@@ -43,7 +42,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aksara_release import locks
+from aksara_release import evidence, locks
 
 #: The file name inside ``{dist}`` (both executors pass the whole directory on).
 FILE = "wheel-env.txt"
@@ -88,14 +87,6 @@ def wheel_project(wheel: Path) -> str:
 def compile_argv(python: str, package: str) -> list[str]:
     """The uv command resolving ``<package> @ <wheel>`` (read from stdin)."""
     return [*COMPILE, "--python", python, "--no-emit-package", package, "-"]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def requirement_lines(text: str) -> list[str]:
@@ -161,7 +152,7 @@ def resolve(dist: Path, record: Path | None = None) -> Path:
         raise WheelEnvError(f"uv pip compile exited {done.returncode}: "
                             f"{lines[-1] if lines else 'no output'}")
     pinned = check_resolution(done.stdout, package)
-    wheel_sha256 = sha256_file(wheel)
+    wheel_sha256 = evidence.sha256_file(wheel)
     target = dist / FILE
     tmp = target.with_suffix(".tmp")
     tmp.write_text(header(wheel, wheel_sha256, _uv_version()) + done.stdout, encoding="utf-8")
@@ -170,7 +161,7 @@ def resolve(dist: Path, record: Path | None = None) -> Path:
         data: dict[str, Any] = {
             "kind": RECORD_KIND,
             "file": FILE,
-            "sha256": sha256_file(target),
+            "sha256": evidence.sha256_file(target),
             "wheel": wheel.name,
             "wheel_sha256": wheel_sha256,
             "package": package,
