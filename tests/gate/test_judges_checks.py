@@ -28,9 +28,15 @@ from aksara_release.judges.checks import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-DEV_BIN = Path(sys.executable).parent
 PY = sys.executable
 DOCTOR_SCHEMA = str(REPO / "src" / "aksara" / "doctor" / "report.schema.json")
+
+
+def _tool(module: str) -> list[str]:
+    """``python -m <module>``: ruff and mypy come with the [dev] extra, which the gate's
+    unit-tests stage (running this suite against the wheel) does not install."""
+    pytest.importorskip(module, reason=f"{module} comes with the [dev] extra")
+    return [sys.executable, "-m", module]
 
 
 def _py(code: str) -> list[str]:
@@ -132,12 +138,12 @@ def test_ruff_with_listed_files_and_a_finding(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "a.py").write_text("VALUE = 1\n")
-    ruff = str(DEV_BIN / "ruff")
+    ruff = _tool("ruff")
     sarif = tmp_path / "ruff.sarif"
-    argv = [ruff, "check", "--isolated", "--output-format", "sarif", "--output-file",
+    argv = [*ruff, "check", "--isolated", "--output-format", "sarif", "--output-file",
             str(sarif), str(tree)]
     spec = _spec(tmp_path, "ruff", "sarif", argv, report=str(sarif), root=str(tree),
-                 list_files=f"{ruff} check --isolated --show-files {tree}")
+                 list_files=f"{' '.join(ruff)} check --isolated --show-files {tree}")
     ok = record(spec)
     assert ok["status"] == "passed" and ok["counts"] == {"findings": 0, "files": 1}
     (tree / "b.py").write_text("import os\n")
@@ -178,7 +184,7 @@ def test_mypy_report_written_from_the_tools_stdout(tmp_path: Path) -> None:
     (tree / "bad.py").write_text("def f() -> int:\n    return 'x'\n")
     report = tmp_path / "nested" / "dir" / "mypy.txt"
     rec = record(_spec(tmp_path, "mypy", "mypy",
-                       [str(DEV_BIN / "mypy"), "--no-incremental", "--cache-dir", "/dev/null",
+                       [*_tool("mypy"), "--no-incremental", "--cache-dir", "/dev/null",
                         str(tree / "bad.py")], report=str(report), stdout=str(report)))
     assert rec["status"] == "failed" and rec["exit_code"] == 1
     assert rec["counts"] == {"files": 1, "findings": 1}
@@ -337,3 +343,15 @@ def test_write_record_creates_the_checks_directory(tmp_path: Path) -> None:
     assert path == tmp_path / "fresh" / "checks" / "x.json"
     assert json.loads(path.read_text()) == {"name": "x", "status": "passed", "order": 0}
     assert os.access(path, os.R_OK)
+
+
+def test_the_reports_own_file_count_wins_over_the_listing(tmp_path: Path) -> None:
+    sarif = tmp_path / "bandit.sarif"
+    sarif.write_text(json.dumps({"runs": [{"results": [], "artifacts": [
+        {"location": {"uri": "src/a.py"}}]}]}))
+    lister = f"{PY} -c \"print('src/a.py'); print('src/b.py'); print('src/c.py')\""
+    rec = record(_spec(tmp_path, "bandit", "sarif", ["true"], report=str(sarif),
+                       list_files=lister, minimum=2))
+    # what the tool says it examined, not what it could have: 1 file, below the minimum
+    assert rec["counts"] == {"files": 1, "findings": 0}
+    assert rec["reason"] == "bandit: examined 1 files (minimum 2)"
