@@ -355,3 +355,22 @@ def test_the_reports_own_file_count_wins_over_the_listing(tmp_path: Path) -> Non
     # what the tool says it examined, not what it could have: 1 file, below the minimum
     assert rec["counts"] == {"files": 1, "findings": 0}
     assert rec["reason"] == "bandit: examined 1 files (minimum 2)"
+
+
+def test_run_tool_cli_records_a_malformed_report_and_exits_0(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command the stages run: a malformed report must not stop the stage's other
+    tools (exit 0, a record with the reason; the verdict then fails the stage)."""
+    from aksara_release import tools
+
+    report = tmp_path / "pip-audit.json"
+    report.write_text(json.dumps({"dependencies": ["demo-mid==1.0"]}))
+    out = tmp_path / "out"
+    code = tools.main(["run-tool", "--out", str(out), "--name", "pip-audit", "--judge",
+                       "pip-audit", "--report", str(report), "--target-python", PY,
+                       "--package", "pytest", "--", "true"])
+    err = capsys.readouterr().err
+    assert code == 0 and "Traceback" not in err
+    assert "run-tool: pip-audit: error: pip-audit: judge pip-audit: report pip-audit.json " \
+           "has an unexpected shape (AttributeError: " in err
+    assert tools.main(["verdict", str(out), "--expect", "pip-audit"]) == 1

@@ -111,6 +111,8 @@ def _result(rule: str, uri: str | None, line: int | None = None, **extra: Any
     ({"runs": []}, "is not a SARIF log with runs"),
     ({"runs": ["not a run"]}, "a run without a results list"),
     ({"runs": [{"results": {"F401": 1}}]}, "a run without a results list"),
+    # no results at all: the tool did not analyse (an empty list would mean "clean")
+    ({"runs": [{"tool": {"driver": {"name": "ruff"}}}]}, "a run without a results list"),
 ])
 def test_sarif_that_is_not_a_log_with_runs_cannot_be_judged(tmp_path: Path, document: Any,
                                                             reason: str) -> None:
@@ -213,6 +215,15 @@ def test_junit_single_testsuite_root_and_a_case_without_module(tmp_path: Path) -
     assert judged.counts["tests_run"] == 2
     assert [f.text() for f in judged.findings] == ["failure lonely: boom",
                                                    "error pkg/mod.py::quiet: error"]
+
+
+def test_junit_counting_failures_it_does_not_list_is_a_problem(tmp_path: Path) -> None:
+    """Regression: failures="2" with no failure element was judged clean."""
+    xml = ('<testsuites><testsuite tests="5" failures="2" errors="1" skipped="0">'
+           '<testcase classname="t" name="a"/></testsuite></testsuites>')
+    judged = judge_junit(_write(tmp_path / "junit.xml", xml))
+    assert judged.findings == []
+    assert judged.problems == ["report junit.xml counts 3 failures and errors but lists none"]
 
 
 @pytest.mark.parametrize(("xml", "reason"), [
