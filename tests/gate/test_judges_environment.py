@@ -32,6 +32,8 @@ from aksara_release.judges.environment import (
     missing_requirements,
 )
 
+Targets = dict[str, Path]
+
 #: name -> Requires-Dist lines. demo-app needs demo-mid *with its "fast" extra*, which
 #: pulls demo-fast; the other markers never apply here.
 DISTS = {
@@ -84,7 +86,7 @@ def _install(python: Path, dist: Path, *extra: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def targets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def targets(tmp_path_factory: pytest.TempPathFactory) -> Targets:
     """Interpreters of three target environments: ``full`` (demo-app and its closure),
     ``nodeps`` (demo-app installed ``--no-deps``: the fault the judges exist for) and
     ``broken`` (dist-info directories left behind by hand)."""
@@ -111,7 +113,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 # ----------------------------------------------------------------------------- listing
-def test_installed_distributions_of_the_target_not_of_this_process(targets) -> None:
+def test_installed_distributions_of_the_target_not_of_this_process(targets: Targets) -> None:
     found = installed_distributions(str(targets["full"]))
     assert sorted(found) == ["demo-app", "demo-fast", "demo-leaf", "demo-mid"]
     assert found["demo-mid"].version == "1.0"
@@ -143,7 +145,7 @@ def test_a_target_interpreter_that_cannot_answer(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- closure
-def test_missing_requirements_follow_extras_and_markers(targets) -> None:
+def test_missing_requirements_follow_extras_and_markers(targets: Targets) -> None:
     assert missing_requirements(installed_distributions(str(targets["full"])), "demo-app") == []
     nodeps = installed_distributions(str(targets["nodeps"]))
     assert missing_requirements(nodeps, "Demo_App") == [
@@ -167,7 +169,7 @@ def _dep(name: str, vulns: list[dict[str, Any]] | None = None, **extra: Any) -> 
     return {"name": name, "version": "1.0", "vulns": vulns or [], **extra}
 
 
-def test_pip_audit_clean_audit_of_the_whole_closure(targets, tmp_path: Path) -> None:
+def test_pip_audit_clean_audit_of_the_whole_closure(targets: Targets, tmp_path: Path) -> None:
     report = _audit(tmp_path, [_dep("demo-mid"), _dep("Demo_Leaf"), _dep("demo-fast")])
     judged = judge_pip_audit(report, target_python=str(targets["full"]), package="demo-app")
     assert not judged.findings and not judged.problems
@@ -175,12 +177,13 @@ def test_pip_audit_clean_audit_of_the_whole_closure(targets, tmp_path: Path) -> 
                              "vulnerabilities": 0}
 
 
-def test_pip_audit_advisories_prefer_ghsa_then_pysec(targets, tmp_path: Path) -> None:
-    vulns = [{"id": "CVE-2026-0001", "aliases": ["PYSEC-2026-3", "GHSA-aaaa-bbbb-cccc"],
-              "fix_versions": ["1.1", "2.0"]},
-             {"id": "CVE-2026-0002", "aliases": ["PYSEC-2026-4"], "fix_versions": []},
-             {"id": "CVE-2026-0003", "aliases": None},
-             {"id": "", "aliases": []}]
+def test_pip_audit_advisories_prefer_ghsa_then_pysec(targets: Targets, tmp_path: Path) -> None:
+    vulns: list[dict[str, Any]] = [
+        {"id": "CVE-2026-0001", "aliases": ["PYSEC-2026-3", "GHSA-aaaa-bbbb-cccc"],
+         "fix_versions": ["1.1", "2.0"]},
+        {"id": "CVE-2026-0002", "aliases": ["PYSEC-2026-4"], "fix_versions": []},
+        {"id": "CVE-2026-0003", "aliases": None},
+        {"id": "", "aliases": []}]
     report = _audit(tmp_path, [_dep("demo-mid"), _dep("demo-leaf", vulns), _dep("demo-fast")])
     judged = judge_pip_audit(report, target_python=str(targets["full"]), package="demo-app")
     assert [f.text() for f in judged.findings] == [
@@ -192,7 +195,8 @@ def test_pip_audit_advisories_prefer_ghsa_then_pysec(targets, tmp_path: Path) ->
     assert not judged.problems and judged.counts["vulnerabilities"] == 4
 
 
-def test_pip_audit_skipped_unaudited_and_foreign_dependencies(targets, tmp_path: Path) -> None:
+def test_pip_audit_skipped_unaudited_and_foreign_dependencies(targets: Targets,
+                                                              tmp_path: Path) -> None:
     report = _audit(tmp_path, [
         _dep("demo-mid"),
         _dep("demo-fast", skip_reason="Dependency not found on PyPI and could not be "
@@ -211,14 +215,16 @@ def test_pip_audit_skipped_unaudited_and_foreign_dependencies(targets, tmp_path:
 
 
 @pytest.mark.parametrize("document", [[], {"dependencies": {"demo-mid": "1.0"}}, {}])
-def test_pip_audit_report_of_the_wrong_shape(targets, tmp_path: Path, document: Any) -> None:
+def test_pip_audit_report_of_the_wrong_shape(targets: Targets, tmp_path: Path,
+                                             document: Any) -> None:
     path = tmp_path / "audit.json"
     path.write_text(json.dumps(document))
     with pytest.raises(JudgeError, match=r"^report audit\.json is not a pip-audit JSON report$"):
         judge_pip_audit(str(path), target_python=str(targets["full"]), package="demo-app")
 
 
-def test_audit_of_an_install_without_dependencies_is_an_error(targets, tmp_path: Path) -> None:
+def test_audit_of_an_install_without_dependencies_is_an_error(targets: Targets,
+                                                              tmp_path: Path) -> None:
     """``--no-deps``: pip-audit audits nothing and exits 0; run-tool must not pass it."""
     rec = record(ToolSpec(name="pip-audit", judge="pip-audit", argv=["true"],
                           out=str(tmp_path / "out"), report=_audit(tmp_path, []),
@@ -262,7 +268,7 @@ def _sbom(tool_bin: Path, python: Path, out: Path) -> dict[str, Any]:
 
 
 @pytest.mark.selftest
-def test_cyclonedx_real_sbom_and_its_faults(cyclonedx_lib: Path, targets,
+def test_cyclonedx_real_sbom_and_its_faults(cyclonedx_lib: Path, targets: Targets,
                                             tmp_path: Path) -> None:
     full = targets["full"]
     sbom = tmp_path / "sbom.cdx.json"
@@ -292,7 +298,7 @@ def test_cyclonedx_real_sbom_and_its_faults(cyclonedx_lib: Path, targets,
 
 
 @pytest.mark.selftest
-def test_cyclonedx_sbom_that_cannot_be_judged(cyclonedx_lib: Path, targets,
+def test_cyclonedx_sbom_that_cannot_be_judged(cyclonedx_lib: Path, targets: Targets,
                                               tmp_path: Path) -> None:
     sbom = tmp_path / "sbom.json"
     sbom.write_text('{"bomFormat": "CycloneDX", "specVersion": ')
@@ -307,7 +313,7 @@ def test_cyclonedx_sbom_that_cannot_be_judged(cyclonedx_lib: Path, targets,
 
 
 @pytest.mark.selftest
-def test_sbom_of_an_install_without_dependencies_fails(cyclonedx_lib: Path, targets,
+def test_sbom_of_an_install_without_dependencies_fails(cyclonedx_lib: Path, targets: Targets,
                                                        tmp_path: Path) -> None:
     nodeps = targets["nodeps"]
     sbom = tmp_path / "sbom.cdx.json"
