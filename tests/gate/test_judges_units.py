@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -220,3 +221,94 @@ def test_error_line_names_the_cause_of_a_bare_reraise_and_the_quoted_input() -> 
               "end\n    sqlparse>=>0.5.3,<1\n            ^\n\nERROR Backend subprocess exited\n")
     assert error_line(quoted) == ("ValueError: Dependency #2 of field `project.dependencies` is "
                                   "invalid: Expected end: sqlparse>=>0.5.3,<1")
+
+
+# ----------------------------------------------------------------------------- readme edges
+def _sdist(tmp_path: Path, files: dict[str, str]) -> str:
+    sdist = tmp_path / "edge-1.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"edge-1.0/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return str(sdist)
+
+
+def test_readme_table_form_and_unknown_suffix(tmp_path: Path) -> None:
+    wheel, _ = _dists(tmp_path, "text/markdown")
+    meta = "Metadata-Version: 2.4\nName: edge\nDescription-Content-Type: text/markdown\n\n"
+    table = ('[project]\nname = "edge"\n'
+             'readme = {file = "docs/INTRO.md", content-type = "text/markdown"}\n')
+    judged = judge_readme(wheel, _sdist(tmp_path, {"PKG-INFO": meta, "pyproject.toml": table}))
+    assert not judged.findings and judged.counts == {"distributions": 2, "findings": 0}
+    odd = '[project]\nname = "edge"\nreadme = {file = "README.adoc"}\n'
+    judged = judge_readme(wheel, _sdist(tmp_path, {"PKG-INFO": meta, "pyproject.toml": odd}))
+    assert judged.problems == ["readme README.adoc: unknown suffix '.adoc'"]
+    assert "distributions" not in judged.counts  # nothing examined: the gate errors
+
+
+@pytest.mark.parametrize(("pyproject", "reason"), [
+    ('[project]\nname = "edge"\n', "pyproject.toml declares no readme file"),
+    ('[project]\nreadme = {text = "inline"}\n', "pyproject.toml declares no readme file"),
+    ('[project\nname = "edge"\n', "the sdist's pyproject.toml is invalid: "),
+])
+def test_readme_declaration_that_cannot_be_judged(tmp_path: Path, pyproject: str,
+                                                  reason: str) -> None:
+    wheel, _ = _dists(tmp_path, "text/markdown")
+    sdist = _sdist(tmp_path, {"PKG-INFO": "Name: edge\n", "pyproject.toml": pyproject})
+    with pytest.raises(JudgeError) as caught:
+        judge_readme(wheel, sdist)
+    assert str(caught.value).startswith(reason)
+
+
+def test_readme_of_broken_distributions(tmp_path: Path) -> None:
+    wheel, sdist = _dists(tmp_path, "text/markdown")
+    no_pyproject = _sdist(tmp_path, {"PKG-INFO": "Name: edge\n"})
+    with pytest.raises(JudgeError, match=r"^edge-1\.0\.tar\.gz has no pyproject\.toml$"):
+        judge_readme(wheel, no_pyproject)
+    garbage = tmp_path / "garbage.tar.gz"
+    garbage.write_bytes(b"this is not a tar archive")
+    with pytest.raises(JudgeError, match=r"not a readable sdist \(ReadError\)$"):
+        judge_readme(wheel, str(garbage))
+    with pytest.raises(JudgeError, match=r"garbage\.tar\.gz: not a readable wheel$"):
+        judge_readme(str(garbage), sdist)
+    empty_wheel = tmp_path / "empty-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(empty_wheel, "w") as archive:
+        archive.writestr("empty/__init__.py", "")
+    with pytest.raises(JudgeError, match=r"empty-1\.0-py3-none-any\.whl: not a readable wheel$"):
+        judge_readme(str(empty_wheel), sdist)
+
+
+# ----------------------------------------------------------------------------- doctor edges
+def test_doctor_judge_without_aksara_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "aksara.doctor", None)  # as in a stage without it
+    with pytest.raises(JudgeError, match=r"^aksara is not installed: cannot list the "
+                       r"production checks$"):
+        production_check_ids()
+
+
+def test_doctor_report_that_is_not_an_object_examines_nothing(tmp_path: Path) -> None:
+    """A schema that accepts anything lets a list through; the judgement then counts
+    no checks, which ``run-tool`` turns into an error (nothing examined)."""
+    report = tmp_path / "doctor.json"
+    report.write_text("[]")
+    schema = tmp_path / "any.schema.json"
+    schema.write_text("{}")
+    judged = judge_doctor(str(report), schema=str(schema), not_evaluated=[],
+                          expected_ids=["a"])
+    assert judged.counts == {} and judged.examined == "checks"
+    assert not judged.findings and not judged.problems
+    from aksara_release.judges.checks import ToolSpec, record
+
+    rec = record(ToolSpec(name="doctor", judge="doctor", argv=["true"], out=str(tmp_path / "o"),
+                          report=str(report), schema=str(schema)))
+    assert rec["status"] == "error"
+    assert rec["reason"] == "doctor: the report does not say how many checks it examined"
+
+
+def test_doctor_unknown_check_is_a_problem(tmp_path: Path) -> None:
+    statuses = {**_all_pass(), "made.up": "pass"}
+    judged = judge_doctor(_doctor(tmp_path, statuses), schema=DOCTOR_SCHEMA,
+                          not_evaluated=["database.tls"])
+    assert judged.problems == ["the report has an unknown check made.up"]

@@ -136,11 +136,14 @@ def judge(spec: ToolSpec, output: str) -> Judgement:
     if kind == "mkdocs":
         return rep.judge_mkdocs(output, need(spec.site, "--site"))
     if kind == "detect-secrets":
-        from aksara_release.tools import apply_baseline, secrets_sarif
+        from aksara_release.tools import ToolError, apply_baseline, secrets_sarif
 
         found = rep.read_json(need(spec.report, "--report"))
         if spec.baseline is not None and isinstance(found, dict):
-            found = apply_baseline(found, spec.baseline)
+            try:
+                found = apply_baseline(found, spec.baseline)
+            except ToolError as exc:  # an unreadable baseline: judged, not a crash
+                raise JudgeError(f"baseline {exc}") from None
         judgement = rep.judge_detect_secrets(found, name=Path(spec.report or "").name)
         if spec.sarif:
             sarif = secrets_sarif(found)
@@ -194,6 +197,13 @@ def record(spec: ToolSpec) -> dict[str, Any]:
             problems.append(str(exc))
         except ImportError as exc:
             problems.append(f"judge {spec.judge} needs {exc.name} installed")
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # Right top level, wrong inner types (a string where a result object belongs):
+            # the report cannot be trusted. A check record, not a traceback, so the
+            # stage's remaining tools still run and its verdict names this one.
+            report = Path(spec.report).name if spec.report else "output"
+            problems.append(f"judge {spec.judge}: report {report} has an unexpected shape "
+                            f"({exc.__class__.__name__}: {one_line(exc, 120)})")
         if spec.list_files:
             listed, why = _count_listed(spec.list_files)
             if why:

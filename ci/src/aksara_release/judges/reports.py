@@ -74,7 +74,8 @@ def judge_sarif(path: str, *, root: str | None = None) -> Judgement:
     judgement = Judgement(examined="files")
     files: set[str] = set()
     for run in log["runs"]:
-        if not isinstance(run, dict) or not isinstance(run.get("results", []), list):
+        # SARIF 2.1.0 (3.14.23): results absent means the tool did not analyse; [] is clean
+        if not isinstance(run, dict) or not isinstance(run.get("results"), list):
             raise JudgeError(f"report {Path(path).name}: a run without a results list")
         for artifact in run.get("artifacts") or []:
             uri = (artifact.get("location") or {}).get("uri")
@@ -147,6 +148,10 @@ def judge_junit(path: str) -> Judgement:
             nodeid = f"{where}::{test}" if where else test
             message = one_line(node.get("message") or node.text or kind, 200)
             judgement.findings.append(Finding(rule=kind, location=nodeid, message=message))
+    claimed = totals["failures"] + totals["errors"]
+    if claimed and not judgement.findings:  # counts that disagree with the test cases
+        judgement.problems.append(f"report {Path(path).name} counts {claimed} failures and "
+                                  "errors but lists none")
     return judgement
 
 
