@@ -188,3 +188,21 @@ def test_a_hash_separated_from_its_pin_does_not_count(tmp_path: Path) -> None:
 def test_a_requirement_without_a_name_is_refused() -> None:
     with pytest.raises(locks.LockError, match=r"not a requirement: '==1\.0'"):
         locks.lock_file(["==1.0"])
+
+
+# ----------------------------------------------------------------- the runner
+def test_a_failing_step_that_removed_its_own_output_still_gets_a_reason(tmp_path: Path) -> None:
+    from aksara_release.host.runner import StageContext, run_stage
+
+    code = ("import pathlib, sys; p = pathlib.Path(sys.argv[1]); print('gone', flush=True); "
+            "p.unlink(); raise SystemExit(3)")
+    stage = stages.Stage(name="x", title="X", proves="t", needs_source=False,
+                         steps=(Step(("python", "-c", code, "{out}/report.txt"),
+                                     stdout="{out}/report.txt"),))
+    ctx = StageContext(stage=stage, root=tmp_path / "r", snapshot=tmp_path / "snap",
+                       out=tmp_path / "o", dist=tmp_path / "d", pip_cache=tmp_path / "c",
+                       database=None)
+    result = run_stage(ctx)
+    assert (result.status, result.exit_code) == ("failed", 3)
+    assert result.reason == "step 1/1 (python) exited 3"
+    assert "# step 1/1 failed with exit code 3" in (tmp_path / "o" / "log.txt").read_text()
