@@ -206,3 +206,53 @@ def test_a_failing_step_that_removed_its_own_output_still_gets_a_reason(tmp_path
     assert (result.status, result.exit_code) == ("failed", 3)
     assert result.reason == "step 1/1 (python) exited 3"
     assert "# step 1/1 failed with exit code 3" in (tmp_path / "o" / "log.txt").read_text()
+
+
+def test_an_interrupt_records_each_running_stage_by_what_its_future_holds() -> None:
+    """Queued (cancelled) stages were not run; a stage that had already passed keeps its
+    pass; any other is recorded as interrupted (killed), never as passed."""
+    from concurrent.futures import Future
+
+    from aksara_release import evidence
+
+    def stage(name: str) -> stages.Stage:
+        return stages.Stage(name=name, title=name.title(), proves="t", steps=())
+
+    def finished(result: evidence.StageResult | None, error: Exception | None = None
+                 ) -> Future[evidence.StageResult]:
+        future: Future[evidence.StageResult] = Future()
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+        return future
+
+    queued: Future[evidence.StageResult] = Future()
+    assert queued.cancel()
+    passed = evidence.StageResult(name="done", title="Done", status="passed", exit_code=0)
+    failed = evidence.StageResult(name="bad", title="Bad", status="failed", exit_code=1)
+    running = {
+        queued: stage("queued"),
+        finished(passed): stage("done"),
+        finished(failed): stage("bad"),
+        finished(None, RuntimeError("executor bug")): stage("broken"),
+    }
+    recorded: dict[str, evidence.StageResult] = {}
+    executor._record_interrupted(running, lambda s, r: recorded.__setitem__(s.name, r),
+                                 "SIGTERM")
+    assert running == {}
+    assert recorded["queued"].status == "interrupted"
+    assert recorded["queued"].reason == "not run: interrupted by SIGTERM"
+    assert recorded["done"] == passed
+    assert (recorded["bad"].status, recorded["bad"].reason) == (
+        "interrupted", "interrupted by SIGTERM; stopped: killed")
+    assert recorded["broken"].status == "interrupted"
+
+
+def test_the_package_exports_the_module_lazily() -> None:
+    import aksara_release
+    from aksara_release import main
+
+    assert aksara_release.AksaraRelease is main.AksaraRelease
+    with pytest.raises(AttributeError, match="Nope"):
+        aksara_release.Nope  # noqa: B018 - the attribute access is the test
