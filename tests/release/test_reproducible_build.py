@@ -153,3 +153,22 @@ def test_the_module_runs_as_a_command(tmp_path: Path) -> None:
                           env={"PYTHONPATH": str(Path(rb.__file__).parents[1]), "PATH": "/usr/bin"})
     assert proc.returncode == rb.USAGE
     assert proc.stderr.strip().endswith("(not a Python project)")
+
+
+def test_a_second_run_in_the_same_work_directory_starts_clean(
+    tmp_path: Path, build_python: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The builds of an earlier run are removed first: a wheel left in dist/ would make
+    two wheels, and an old one could be compared in place of the new one."""
+    src = _project(tmp_path / "again")
+    work = tmp_path / "work"
+    argv = ["--src", str(src), "--work", str(work), "--python", build_python]
+    assert rb.main(argv) == rb.OK
+    (src / "tiny" / "__init__.py").write_text('"""Tiny, second edition."""\n')
+    stale = work / "reproducible-1" / "dist" / "tiny-0.9-py3-none-any.whl"
+    stale.write_bytes(b"an earlier build")
+    assert rb.main(argv) == rb.OK, capsys.readouterr().err
+    assert not stale.exists()
+    copied = work / "reproducible-2" / "src" / "tiny" / "__init__.py"
+    assert "second edition" in copied.read_text()
+    assert "reproducible-build: OK: both builds are byte-identical" in capsys.readouterr().out

@@ -281,7 +281,7 @@ def parse(
 def load(source: Path, overlay: Path | None = None) -> ProjectConfig:
     """The configuration of the project in ``source`` (overlaid by ``overlay``)."""
     pyproject = source / "pyproject.toml"
-    project_text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else None
+    project_text = _read_toml_text(pyproject, "pyproject.toml") if pyproject.is_file() else None
     overlay_text = None
     overlay_origin = None
     overlay_dir = None
@@ -333,11 +333,14 @@ def _read_migrations(base: str | None, origin: str, stage: str, relative: str
     directory = Path(base) / relative
     if not directory.is_dir():
         raise ConfigError(f"{origin}: {key}: {directory} is not a directory")
-    files = {
-        p.name: p.read_text(encoding="utf-8")
-        for p in sorted(directory.iterdir())
-        if p.is_file() and not p.name.startswith((".", "__"))
-    }
+    files: dict[str, str] = {}
+    for p in sorted(directory.iterdir()):
+        if p.is_file() and not p.name.startswith((".", "__")):
+            try:
+                files[p.name] = p.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{origin}: {key}: {p}: cannot read "
+                                  f"({exc.__class__.__name__})") from None
     if not files:
         raise ConfigError(f"{origin}: {key}: {directory} holds no migration files")
     return files

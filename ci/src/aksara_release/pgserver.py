@@ -179,7 +179,7 @@ class EmbeddedPostgres:
                 self._start_on(self.port)
                 return
             ports = _candidate_ports()
-            for attempt in range(1, PORT_ATTEMPTS + 1):
+            for attempt in range(1, PORT_ATTEMPTS + 1):  # pragma: no branch - ends in return/raise
                 try:
                     self._start_on(next(ports))
                     return
@@ -243,8 +243,12 @@ class EmbeddedPostgres:
                 with log.open("rb") as handle:
                     handle.seek(offset)
                     tail = handle.read().decode("utf-8", "replace")[-2000:]
+            reason = _log_reason(tail)
+            if not tail.strip() and isinstance(exc.stderr, str) and exc.stderr.strip():
+                # pg_ctl gave up before the server wrote a line: its own words say why.
+                reason = " ".join(exc.stderr.split())[:600]
             raise EmbeddedPostgresError(
-                f"PostgreSQL did not start on port {port}: {_log_reason(tail)}"
+                f"PostgreSQL did not start on port {port}: {reason}"
             ) from exc
 
     def _postmaster_pid(self) -> int | None:

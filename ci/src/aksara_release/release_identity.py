@@ -150,6 +150,13 @@ def wheel_version(wheel: Path) -> str:
     return str(version)
 
 
+def _table(document: dict[str, Any], key: str) -> dict[str, Any]:
+    """``document[key]`` when it is a table, else empty (a malformed pyproject.toml
+    then reads as "no version declared", an error, not a crash)."""
+    value = document.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def project_version(root: Path) -> str:
     """The version declared by the project: ``[project].version``, or the file that
     ``[tool.hatch.version].path`` names (``__version__ = "..."``)."""
@@ -157,10 +164,10 @@ def project_version(root: Path) -> str:
         pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise CheckError(f"pyproject.toml: cannot read ({exc.__class__.__name__})") from None
-    project = pyproject.get("project") or {}
+    project = _table(pyproject, "project")
     if isinstance(project.get("version"), str):
         return str(project["version"])
-    path = ((pyproject.get("tool") or {}).get("hatch") or {}).get("version", {}).get("path")
+    path = _table(_table(_table(pyproject, "tool"), "hatch"), "version").get("path")
     if not isinstance(path, str):
         raise CheckError("pyproject.toml: no [project].version and no [tool.hatch.version].path")
     try:
