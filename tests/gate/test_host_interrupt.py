@@ -162,17 +162,19 @@ for binary in real.iterdir():
 # write a marker beside the data directory (naming the process and the directory) and
 # wait forever; ``pg_ctl stop`` (the clean-up under test) just runs.
 (wrap / "bin" / blocked).write_text(
-    f"#!{sys.executable}\n"
-    "import os, subprocess, sys, threading\n"
-    "from pathlib import Path\n"
-    f"done = subprocess.run([{str(real / blocked)!r}, *sys.argv[1:]])\n"
-    "if done.returncode or sys.argv[-1] in ('stop', 'status'):  # only start/initdb block\n"
-    "    sys.exit(done.returncode)\n"
-    "data = Path(sys.argv[sys.argv.index('-D') + 1])\n"
-    "marker = data.parent / 'start-blocked'\n"
-    "marker.with_suffix('.tmp').write_text(f'{os.getpid()} {data}')\n"
-    "os.replace(marker.with_suffix('.tmp'), marker)\n"
-    "threading.Event().wait()\n"
+    # POSIX sh, not Python: the server's user may not reach this interpreter (a stage
+    # venv's python links into root's home).
+    "#!/bin/sh\n"
+    f'"{real / blocked}" "$@" || exit $?\n'
+    'prev=""; last=""; data=""\n'
+    'for arg in "$@"; do\n'
+    '  if [ "$prev" = "-D" ]; then data="$arg"; fi\n'
+    '  prev="$arg"; last="$arg"\n'
+    'done\n'
+    'case "$last" in stop|status) exit 0 ;; esac\n'
+    'marker="$(dirname "$data")/start-blocked"\n'
+    'printf \'%s %s\' "$$" "$data" > "$marker.tmp" && mv "$marker.tmp" "$marker"\n'
+    'exec sleep infinity\n'
 )
 (wrap / "bin" / blocked).chmod(0o755)
 pgserver._bin_dir = lambda: wrap / "bin"
