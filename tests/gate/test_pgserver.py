@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,6 +129,7 @@ def test_stop_falls_back_until_the_server_is_gone(base: Path) -> None:
     server.start()
     pid = server._postmaster_pid()
     assert pid is not None and _alive(pid)
+    segments = _mapped_segments(pid)
     os.kill(pid, signal.SIGSTOP)  # deaf to pg_ctl: fast and immediate both time out
     survived = True
     try:
@@ -137,6 +139,28 @@ def test_stop_falls_back_until_the_server_is_gone(base: Path) -> None:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
     assert not survived, "stop() returned with the postmaster still running"
+    # A SIGKILLed postmaster cannot remove its dynamic shared memory: stop() must.
+    assert segments, "the server mapped no /dev/shm segment: nothing was examined"
+    assert [s for s in segments if s.exists()] == []
+
+
+def _mapped_segments(postmaster: int) -> set[Path]:
+    """Read independently of pgserver: every /dev/shm/PostgreSQL.* the server's processes
+    map (the postmaster's control segment; the launchers' segments once they exist)."""
+    deadline = time.monotonic() + 30  # bound only: the launchers map theirs soon after start
+    while True:
+        children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+        found = set()
+        for pid in [str(postmaster), *children]:
+            try:  # a short-lived child (an autovacuum worker) may be gone already
+                lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+            except FileNotFoundError:
+                continue
+            found.update(Path(line.split()[-1]) for line in lines
+                         if line.split()[-1].startswith("/dev/shm/PostgreSQL."))
+        if len(found) >= 2 or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def test_stop_never_kills_a_process_a_stale_pid_file_names(base: Path) -> None:

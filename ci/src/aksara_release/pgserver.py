@@ -288,6 +288,7 @@ class EmbeddedPostgres:
         pid = self._postmaster_pid()
         if pid is None:
             return
+        segments = _shared_memory_segments(pid)  # read while the processes still exist
         try:
             os.kill(pid, signal.SIGKILL)  # its children exit when they see it gone
         except (ProcessLookupError, PermissionError):
@@ -295,6 +296,40 @@ class EmbeddedPostgres:
         deadline = time.monotonic() + timeout
         while process_running(pid) and time.monotonic() < deadline:
             time.sleep(0.05)  # SIGKILL is asynchronous: return once it took effect
+        for segment in segments:  # a killed postmaster cannot remove them itself
+            try:
+                segment.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+
+#: A POSIX dynamic shared memory segment of PostgreSQL (dynamic_shared_memory_type posix).
+_DSM_SEGMENT = re.compile(r"/dev/shm/PostgreSQL\.\d+$", re.MULTILINE)  # noqa: S108  # nosec B108
+
+
+def _shared_memory_segments(postmaster: int) -> set[Path]:
+    """The dynamic shared memory segments the postmaster and its children have mapped.
+
+    Why: a server stopped by SIGKILL (the last resort of :meth:`EmbeddedPostgres.stop`)
+    leaves its segments in ``/dev/shm``, a megabyte or so per server, for good; a gate
+    that runs on a laptop every day must not fill its RAM disk. A segment is still usable
+    by a process that has it mapped when its name is removed, so unlinking after the kill
+    is safe. Only names PostgreSQL's posix implementation uses, only from the maps of
+    this server's own processes. Without ``/proc`` (not Linux): nothing found.
+    """
+    pids = [str(postmaster)]
+    try:
+        pids += Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+    except OSError:
+        pass
+    found: set[Path] = set()
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue
+        found.update(Path(m.group(0)) for m in _DSM_SEGMENT.finditer(maps))
+    return found
 
 
 def process_running(pid: int) -> bool:
