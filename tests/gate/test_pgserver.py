@@ -154,7 +154,7 @@ def _mapped_segments(postmaster: int) -> set[Path]:
         for pid in [str(postmaster), *children]:
             try:  # a short-lived child (an autovacuum worker) may be gone already
                 lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
-            except FileNotFoundError:
+            except OSError:
                 continue
             found.update(Path(line.split()[-1]) for line in lines
                          if line.split()[-1].startswith("/dev/shm/PostgreSQL."))

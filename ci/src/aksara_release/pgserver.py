@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,10 +297,8 @@ class EmbeddedPostgres:
         while process_running(pid) and time.monotonic() < deadline:
             time.sleep(0.05)  # SIGKILL is asynchronous: return once it took effect
         for segment in segments:  # a killed postmaster cannot remove them itself
-            try:
+            with suppress(OSError):
                 segment.unlink(missing_ok=True)
-            except OSError:
-                pass
 
 
 #: A POSIX dynamic shared memory segment of PostgreSQL (dynamic_shared_memory_type posix).
