@@ -4,10 +4,15 @@ reason lives in its redirected stdout, binary evidence, and a gate already stopp
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
-from aksara_release import evidence
+from aksara_release import evidence, pgserver
 from aksara_release.host import runner
 from aksara_release.host.progress import Progress
 from aksara_release.host.runner import StageContext, run_stage
@@ -71,6 +76,55 @@ def test_an_interrupted_gate_starts_no_new_step(tmp_path) -> None:
     assert result.status == "failed" and result.exit_code == 130
     assert not marker.exists()
     assert "gate interrupted: not started" in _log(tmp_path)
+
+
+def test_running_groups_sees_members_and_not_zombies(tmp_path) -> None:
+    # A group whose leader exits (a zombie until reaped) while its child still runs: the
+    # group is running through the child, and stops counting once the child is killed.
+    pidfile = tmp_path / "child"
+    leader = subprocess.Popen(
+        ["sh", "-c", f"sleep 30 & echo $! > {pidfile}; exit 0"], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while leader.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        child = int(pidfile.read_text())
+        assert runner.running_groups({leader.pid, 1}) == {leader.pid}
+        os.killpg(leader.pid, signal.SIGKILL)
+        while runner.running_groups({leader.pid}) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert runner.running_groups({leader.pid}) == set()
+        assert not pgserver.process_running(child)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader.pid, signal.SIGKILL)
+
+
+def test_wait_gone_returns_once_the_killed_group_is_gone(tmp_path) -> None:
+    # A step's grandchild must be gone (not merely signalled) before the gate moves on;
+    # without the wait this fails about half the time (measured: 5 of 10 runs).
+    pidfile = tmp_path / "grandchild"
+    step = subprocess.Popen(
+        ["sh", "-c", f"sleep 30 & echo $! > {pidfile}; wait"], start_new_session=True)
+    with runner._ACTIVE_LOCK:
+        runner._ACTIVE.add(step)
+    try:
+        deadline = time.monotonic() + 30
+        while not (text := pidfile.read_text().strip() if pidfile.exists() else ""):
+            assert time.monotonic() < deadline, "the step never started its grandchild"
+            time.sleep(0.01)
+        grandchild = int(text)
+        assert pgserver.process_running(grandchild)
+        runner.wait_gone(runner.kill_active())
+        assert runner.running_groups({step.pid}) == set()
+        assert not pgserver.process_running(grandchild)
+    finally:
+        runner.reset_abort()
+        with runner._ACTIVE_LOCK:
+            runner._ACTIVE.discard(step)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(step.pid, signal.SIGKILL)
+        step.wait()
 
 
 def test_live_progress_draws_and_clears_a_board() -> None:

@@ -30,6 +30,7 @@ from aksara_release.host.runner import (
     kill_active,
     reset_abort,
     run_stage,
+    wait_gone,
 )
 
 #: Heavier stages first so the long poles start early (names not listed go last).
@@ -275,7 +276,7 @@ def run_gate(config: GateConfig) -> int:
                                          run_dir, ev, dist, (pip_cache, uv_cache), progress,
                                          built)
             except BaseException:
-                kill_active()
+                wait_gone(kill_active())
                 raise
     except KeyboardInterrupt as exc:
         # The stages are stopped and the server is down (the context managers above
@@ -416,8 +417,9 @@ def _schedule(
                     if stage is producer:
                         release(pool, result)
         except BaseException as exc:
-            kill_active()
-            pool.shutdown(wait=True, cancel_futures=True)
+            killed = kill_active()
+            pool.shutdown(wait=True, cancel_futures=True)  # queued stages never start
+            wait_gone(killed)
             if isinstance(exc, KeyboardInterrupt):
                 _record_interrupted(running, record, _signal_name(exc))
             raise

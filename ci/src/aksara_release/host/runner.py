@@ -70,13 +70,51 @@ def reset_abort() -> None:
     _ABORT.clear()
 
 
-def kill_active() -> None:
-    """Kill every running step's process group and start no new one (interrupted)."""
+def kill_active() -> set[int]:
+    """Kill every running step's process group and start no new one (interrupted).
+
+    Returns the process groups it signalled, for :func:`wait_gone`: SIGKILL is queued,
+    not instantaneous, so a step's grandchild can still be on its way out on return.
+    """
     _ABORT.set()
     with _ACTIVE_LOCK:
         procs = list(_ACTIVE)
     for proc in procs:
         _killpg(proc)
+    return {proc.pid for proc in procs}
+
+
+def wait_gone(pgids: set[int], timeout: float = 10.0) -> None:
+    """Return once no member of ``pgids`` is running (at most ``timeout`` seconds).
+
+    Why: a gate that reports its stages stopped must not exit while one of their
+    processes still runs.
+    """
+    deadline = time.monotonic() + timeout
+    while pgids and time.monotonic() < deadline:
+        pgids = running_groups(pgids)
+        if pgids:
+            time.sleep(0.05)
+
+
+def running_groups(pgids: set[int]) -> set[int]:
+    """Which of ``pgids`` still have a running member (zombies excluded; no /proc: none)."""
+    running: set[int] = set()
+    try:
+        entries = list(os.scandir("/proc"))
+    except OSError:
+        return running
+    for entry in entries:
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            state, pgrp = fields[0], int(fields[2])
+        except (OSError, IndexError, ValueError):
+            continue  # exited while being read
+        if state != "Z" and pgrp in pgids:
+            running.add(pgrp)
+    return running
 
 
 #: A stage that runs longer than this is killed and fails (a hang must not stall CI).
