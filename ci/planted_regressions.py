@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -262,6 +264,50 @@ def _pytest(python: Path, tree: Path, tests: tuple[str, ...]) -> tuple[int, floa
     return done.returncode, time.monotonic() - t0, tail
 
 
+def _embedded_postmasters() -> dict[int, Path]:
+    """Running embedded-PostgreSQL postmasters (pid -> data directory) of the gate's kind.
+
+    Only servers whose data directory lies in an ``aksara-pg-*`` temporary directory
+    (what ``pgserver.embedded_server`` creates) count: nobody else's server is touched.
+    """
+    found: dict[int, Path] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state == "Z" or not argv[0].endswith(b"/postgres") or b"-D" not in argv:
+            continue
+        data = Path(os.fsdecode(argv[argv.index(b"-D") + 1]))
+        if data.parent.name.startswith("aksara-pg-"):
+            found[int(entry.name)] = data
+    return found
+
+
+def _stop_left_behind(before: dict[int, Path]) -> list[Path]:
+    """Stop the servers a planted run left running (not in ``before``) and remove them.
+
+    Why: some regressions plant exactly that fault (a server that survives an
+    interrupted start); the script must not leave it running after proving it.
+    SIGQUIT is PostgreSQL's immediate shutdown: the postmaster still removes its shared
+    memory. Returns the data directories it stopped.
+    """
+    left = {pid: data for pid, data in _embedded_postmasters().items() if pid not in before}
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGQUIT)
+            os.kill(pid, signal.SIGCONT)  # a SIGSTOPped one (a planted fault) acts on it
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + 30
+    while set(left) & set(_embedded_postmasters()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for data in left.values():
+        shutil.rmtree(data.parent, ignore_errors=True)
+    return list(left.values())
+
+
 def run(selected: list[Regression]) -> list[dict[str, object]]:
     """Baseline then planted run of every selected regression, in a scratch worktree."""
     python = _dev_python()
@@ -274,11 +320,15 @@ def run(selected: list[Regression]) -> list[dict[str, object]]:
             for regression in selected:
                 base_code, _, base_tail = _pytest(python, tree, regression.tests)
                 apply(regression, tree)
+                servers = _embedded_postmasters()
                 try:
                     code, seconds, tail = _pytest(python, tree, regression.tests)
                 finally:
                     subprocess.run(["git", "checkout", "-q", "--", regression.path],
                                    cwd=tree, check=True)
+                    for data in _stop_left_behind(servers):
+                        print(f"    stopped a server the planted run left behind: {data}",
+                              flush=True)
                 caught = base_code == 0 and code == 1
                 rows.append({"id": regression.id, "baseline": base_code, "planted": code,
                              "caught": caught, "seconds": round(seconds, 1)})

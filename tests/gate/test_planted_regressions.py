@@ -9,8 +9,12 @@ and a regression the tests do not catch is reported as not caught.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import shutil
+import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -66,3 +70,25 @@ def test_unknown_id_is_one_line_exit_2(capsys) -> None:
     assert planted.main(["--only", "no-such-fault"]) == 2
     assert capsys.readouterr().err.strip() == (
         "planted-regressions: error: unknown id(s): no-such-fault")
+
+
+def test_a_server_left_behind_by_a_planted_run_is_stopped_and_removed() -> None:
+    # gate-signal-db-start plants a surviving postmaster; the script must stop it (even a
+    # SIGSTOPped one) and its directory, and leave every server it found running alone.
+    from aksara_release.pgserver import EmbeddedPostgres, process_running
+
+    base = Path(tempfile.mkdtemp(prefix="aksara-pg-", dir="/tmp"))  # noqa: S108  # nosec B108
+    before = planted._embedded_postmasters()
+    server = EmbeddedPostgres(base_dir=base)
+    try:
+        server.start()
+        pid = server._postmaster_pid()
+        assert pid is not None and planted._embedded_postmasters()[pid] == server.data_dir
+        os.kill(pid, signal.SIGSTOP)
+        assert planted._stop_left_behind(before) == [server.data_dir]
+        assert not process_running(pid)
+        assert not base.exists()
+        assert all(process_running(other) for other in before)
+    finally:
+        server.stop(timeout=1)
+        shutil.rmtree(base, ignore_errors=True)
