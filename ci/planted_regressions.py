@@ -308,6 +308,36 @@ def _stop_left_behind(before: dict[int, Path]) -> list[Path]:
     return list(left.values())
 
 
+#: Where PostgreSQL's POSIX dynamic shared memory segments live (``PostgreSQL.<n>``).
+SHM = Path("/dev/shm")  # noqa: S108  # nosec B108
+
+
+def _shm_segments() -> set[Path]:
+    """PostgreSQL's POSIX dynamic shared memory segments in /dev/shm."""
+    return set(SHM.glob("PostgreSQL.*"))
+
+
+def _drop_orphaned_segments(before: set[Path]) -> list[Path]:
+    """Remove the segments a planted run created that no process has mapped any more.
+
+    Why: a planted fault can leave a SIGKILLed server (pgserver-stop-fallback,
+    pgserver-shm-cleanup), whose segments nobody else removes. One still mapped by a
+    live process is in use and stays.
+    """
+    new = _shm_segments() - before
+    mapped: set[str] = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            mapped.update(line.split()[-1] for line in maps.read_text().splitlines()
+                          if f"{SHM}/PostgreSQL." in line)
+        except OSError:
+            continue  # exited while being read
+    dropped = sorted(seg for seg in new if str(seg) not in mapped)
+    for seg in dropped:
+        seg.unlink(missing_ok=True)
+    return dropped
+
+
 def run(selected: list[Regression]) -> list[dict[str, object]]:
     """Baseline then planted run of every selected regression, in a scratch worktree."""
     python = _dev_python()
@@ -320,7 +350,7 @@ def run(selected: list[Regression]) -> list[dict[str, object]]:
             for regression in selected:
                 base_code, _, base_tail = _pytest(python, tree, regression.tests)
                 apply(regression, tree)
-                servers = _embedded_postmasters()
+                servers, segments = _embedded_postmasters(), _shm_segments()
                 try:
                     code, seconds, tail = _pytest(python, tree, regression.tests)
                 finally:
@@ -328,6 +358,9 @@ def run(selected: list[Regression]) -> list[dict[str, object]]:
                                    cwd=tree, check=True)
                     for data in _stop_left_behind(servers):
                         print(f"    stopped a server the planted run left behind: {data}",
+                              flush=True)
+                    if dropped := _drop_orphaned_segments(segments):
+                        print(f"    removed {len(dropped)} orphaned /dev/shm segment(s)",
                               flush=True)
                 caught = base_code == 0 and code == 1
                 rows.append({"id": regression.id, "baseline": base_code, "planted": code,

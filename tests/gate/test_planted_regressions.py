@@ -92,3 +92,23 @@ def test_a_server_left_behind_by_a_planted_run_is_stopped_and_removed() -> None:
     finally:
         server.stop(timeout=1)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_only_new_unmapped_shared_memory_segments_are_removed() -> None:
+    # A segment from before the run and one still mapped stay; a new orphan goes.
+    import mmap
+
+    shm = Path("/dev/shm")  # noqa: S108  # nosec B108
+    old = shm / f"PostgreSQL.{os.getpid()}0"
+    old.write_bytes(b"x")
+    before = planted._shm_segments()
+    orphan, mapped = shm / f"PostgreSQL.{os.getpid()}1", shm / f"PostgreSQL.{os.getpid()}2"
+    orphan.write_bytes(b"x")
+    mapped.write_bytes(b"x" * mmap.PAGESIZE)
+    try:
+        with mapped.open("r+b") as handle, mmap.mmap(handle.fileno(), 0):
+            assert planted._drop_orphaned_segments(before) == [orphan]
+        assert not orphan.exists() and old.exists() and mapped.exists()
+    finally:
+        for seg in (old, orphan, mapped):
+            seg.unlink(missing_ok=True)
