@@ -31,7 +31,9 @@ Exit codes: 0 every regression was caught, 1 one was not (or a baseline failed),
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -313,6 +315,19 @@ def _stop_left_behind(before: dict[int, Path]) -> list[Path]:
 
 #: Where PostgreSQL's POSIX dynamic shared memory segments live (``PostgreSQL.<n>``).
 SHM = Path("/dev/shm")  # noqa: S108  # nosec B108
+#: The user the embedded server runs as under root (``pgserver.SYSTEM_USER``; a test
+#: keeps the two equal).
+EMBEDDED_SERVER_USER = "aksara_pg"
+
+
+def _embedded_server_uid() -> int:
+    """Whose segments an embedded server's are: its dedicated user under root, else ours."""
+    if os.geteuid() == 0:
+        try:
+            return pwd.getpwnam(EMBEDDED_SERVER_USER).pw_uid
+        except KeyError:
+            return 0
+    return os.geteuid()
 
 
 def _shm_segments() -> set[Path]:
@@ -325,9 +340,15 @@ def _drop_orphaned_segments(before: set[Path]) -> list[Path]:
 
     Why: a planted fault can leave a SIGKILLed server (pgserver-stop-fallback,
     pgserver-shm-cleanup), whose segments nobody else removes. One still mapped by a
-    live process is in use and stays.
+    live process is in use and stays, and so does one another user owns (a system
+    PostgreSQL's pinned segment may be mapped by nobody for a while).
     """
-    new = _shm_segments() - before
+    uid = _embedded_server_uid()
+    new = set()
+    for seg in _shm_segments() - before:
+        with contextlib.suppress(OSError):
+            if seg.stat().st_uid == uid:
+                new.add(seg)
     mapped: set[str] = set()
     for maps in Path("/proc").glob("[0-9]*/maps"):
         try:

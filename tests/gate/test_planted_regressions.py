@@ -95,20 +95,30 @@ def test_a_server_left_behind_by_a_planted_run_is_stopped_and_removed() -> None:
 
 
 def test_only_new_unmapped_shared_memory_segments_are_removed() -> None:
-    # A segment from before the run and one still mapped stay; a new orphan goes.
+    # A segment from before the run, one still mapped, and (as root) one another user
+    # owns all stay; a new orphan of the embedded server's user goes.
     import mmap
 
-    shm = Path("/dev/shm")  # noqa: S108  # nosec B108
-    old = shm / f"PostgreSQL.{os.getpid()}0"
+    from aksara_release import pgserver
+
+    assert planted.EMBEDDED_SERVER_USER == pgserver.SYSTEM_USER
+    shm, tag = planted.SHM, os.getpid()
+    old = shm / f"PostgreSQL.{tag}0"
     old.write_bytes(b"x")
     before = planted._shm_segments()
-    orphan, mapped = shm / f"PostgreSQL.{os.getpid()}1", shm / f"PostgreSQL.{os.getpid()}2"
-    orphan.write_bytes(b"x")
-    mapped.write_bytes(b"x" * mmap.PAGESIZE)
+    orphan, mapped, foreign = (shm / f"PostgreSQL.{tag}{n}" for n in (1, 2, 3))
+    uid = planted._embedded_server_uid()
+    for seg in (orphan, mapped, foreign):
+        seg.write_bytes(b"x" * mmap.PAGESIZE)
+        os.chown(seg, uid, -1)
+    if os.geteuid() == 0 and uid != 0:
+        os.chown(foreign, 0, -1)  # not the embedded server's: never touched
+    else:
+        foreign.unlink()
     try:
         with mapped.open("r+b") as handle, mmap.mmap(handle.fileno(), 0):
             assert planted._drop_orphaned_segments(before) == [orphan]
         assert not orphan.exists() and old.exists() and mapped.exists()
     finally:
-        for seg in (old, orphan, mapped):
+        for seg in (old, orphan, mapped, foreign):
             seg.unlink(missing_ok=True)
