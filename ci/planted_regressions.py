@@ -31,7 +31,6 @@ Exit codes: 0 every regression was caught, 1 one was not (or a baseline failed),
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import pwd
 import shutil
@@ -44,6 +43,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "ci" / "src"))  # the gate's stdlib-only /proc and server helpers
+
+from aksara_release import pgserver, procfs  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -276,17 +278,13 @@ def _embedded_postmasters() -> dict[int, Path]:
     (what ``pgserver.embedded_server`` creates) count: nobody else's server is touched.
     """
     found: dict[int, Path] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state == "Z" or not argv[0].endswith(b"/postgres") or b"-D" not in argv:
+    for pid in procfs.pids():
+        argv = procfs.argv(pid)
+        if not argv or not argv[0].endswith(b"/postgres") or b"-D" not in argv[:-1]:
             continue
         data = Path(os.fsdecode(argv[argv.index(b"-D") + 1]))
-        if data.parent.name.startswith("aksara-pg-"):
-            found[int(entry.name)] = data
+        if data.parent.name.startswith("aksara-pg-") and procfs.process_running(pid):
+            found[pid] = data
     return found
 
 
@@ -315,19 +313,23 @@ def _stop_left_behind(before: dict[int, Path]) -> list[Path]:
 
 #: Where PostgreSQL's POSIX dynamic shared memory segments live (``PostgreSQL.<n>``).
 SHM = Path("/dev/shm")  # noqa: S108  # nosec B108
-#: The user the embedded server runs as under root (``pgserver.SYSTEM_USER``; a test
-#: keeps the two equal).
-EMBEDDED_SERVER_USER = "aksara_pg"
 
 
 def _embedded_server_uid() -> int:
     """Whose segments an embedded server's are: its dedicated user under root, else ours."""
     if os.geteuid() == 0:
         try:
-            return pwd.getpwnam(EMBEDDED_SERVER_USER).pw_uid
+            return pwd.getpwnam(pgserver.SYSTEM_USER).pw_uid
         except KeyError:
             return 0
     return os.geteuid()
+
+
+def _owner(path: Path) -> int | None:
+    try:
+        return path.stat().st_uid
+    except OSError:
+        return None
 
 
 def _shm_segments() -> set[Path]:
@@ -344,19 +346,8 @@ def _drop_orphaned_segments(before: set[Path]) -> list[Path]:
     PostgreSQL's pinned segment may be mapped by nobody for a while).
     """
     uid = _embedded_server_uid()
-    new = set()
-    for seg in _shm_segments() - before:
-        with contextlib.suppress(OSError):
-            if seg.stat().st_uid == uid:
-                new.add(seg)
-    mapped: set[str] = set()
-    for maps in Path("/proc").glob("[0-9]*/maps"):
-        try:
-            mapped.update(line.split()[-1] for line in maps.read_text().splitlines()
-                          if f"{SHM}/PostgreSQL." in line)
-        except OSError:
-            continue  # exited while being read
-    dropped = sorted(seg for seg in new if str(seg) not in mapped)
+    mapped = procfs.mapped_segments(procfs.pids())
+    dropped = sorted(seg for seg in _shm_segments() - before - mapped if _owner(seg) == uid)
     for seg in dropped:
         seg.unlink(missing_ok=True)
     return dropped

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from aksara_release import procfs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -134,19 +135,9 @@ def test_timeout_kills_the_whole_tool_and_is_reported(tmp_path: Path) -> None:
     # inside the 30 s sleep, so the planted fault (tool never signalled: "S" for 30 s)
     # still fails and a slow exit does not.
     deadline = time.monotonic() + 10
-    state = _proc_state(pid)
-    while state not in ("gone", "Z") and time.monotonic() < deadline:
+    while procfs.process_running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-        state = _proc_state(pid)
-    assert state in ("gone", "Z")
-
-
-def _proc_state(pid: int) -> str:
-    """The one-letter state of ``pid`` from /proc, or "gone" once it has been reaped."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return "gone"
+    assert not procfs.process_running(pid)  # reaped, or a zombie: it runs nothing
 
 
 def test_output_is_scrubbed_of_the_password(tmp_path: Path) -> None:

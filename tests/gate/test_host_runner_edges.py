@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from aksara_release import evidence, pgserver
+from aksara_release import evidence, procfs
 from aksara_release.host import runner
 from aksara_release.host.progress import Progress
 from aksara_release.host.runner import StageContext, run_stage
@@ -89,12 +89,12 @@ def test_running_groups_sees_members_and_not_zombies(tmp_path) -> None:
         while leader.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
         child = int(pidfile.read_text())
-        assert runner.running_groups({leader.pid, 1}) == {leader.pid}
+        assert procfs.running_groups({leader.pid, 1}) == {leader.pid}
         os.killpg(leader.pid, signal.SIGKILL)
-        while runner.running_groups({leader.pid}) and time.monotonic() < deadline:
+        while procfs.running_groups({leader.pid}) and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert runner.running_groups({leader.pid}) == set()
-        assert not pgserver.process_running(child)
+        assert procfs.running_groups({leader.pid}) == set()
+        assert not procfs.process_running(child)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(leader.pid, signal.SIGKILL)
@@ -114,10 +114,10 @@ def test_wait_gone_returns_once_the_killed_group_is_gone(tmp_path) -> None:
             assert time.monotonic() < deadline, "the step never started its grandchild"
             time.sleep(0.01)
         grandchild = int(text)
-        assert pgserver.process_running(grandchild)
+        assert procfs.process_running(grandchild)
         runner.wait_gone(runner.kill_active())
-        assert runner.running_groups({step.pid}) == set()
-        assert not pgserver.process_running(grandchild)
+        assert procfs.running_groups({step.pid}) == set()
+        assert not procfs.process_running(grandchild)
     finally:
         runner.reset_abort()
         with runner._ACTIVE_LOCK:

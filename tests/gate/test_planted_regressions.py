@@ -99,9 +99,6 @@ def test_only_new_unmapped_shared_memory_segments_are_removed() -> None:
     # owns all stay; a new orphan of the embedded server's user goes.
     import mmap
 
-    from aksara_release import pgserver
-
-    assert planted.EMBEDDED_SERVER_USER == pgserver.SYSTEM_USER
     shm, tag = planted.SHM, os.getpid()
     old = shm / f"PostgreSQL.{tag}0"
     old.write_bytes(b"x")

@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from aksara_release import procfs
+from aksara_release.procfs import process_running
+
 #: The operating-system user that runs the server when we are root (PostgreSQL refuses
 #: to run as root).
 SYSTEM_USER = "aksara_pg"
@@ -255,10 +258,9 @@ class EmbeddedPostgres:
         """The running postmaster of :attr:`data_dir` (a stale pid file's reused pid: None)."""
         try:
             pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError, IndexError):
             return None
-        return pid if os.fsencode(str(self.data_dir)) in cmdline else None
+        return pid if os.fsencode(str(self.data_dir)) in procfs.argv(pid) else None
 
     def stop(self, timeout: float = 60) -> None:
         """Stop the server: fast, else immediate, else SIGKILL. Never raises.
@@ -288,7 +290,11 @@ class EmbeddedPostgres:
         pid = self._postmaster_pid()
         if pid is None:
             return
-        segments = _shared_memory_segments(pid)  # read while the processes still exist
+        # A SIGKILLed server leaves its /dev/shm segments (a megabyte or so each) for good,
+        # and a gate run daily on a laptop must not fill its RAM disk: read which this
+        # server's processes map while they exist, unlink them after the kill (a mapped
+        # segment stays usable once its name is gone).
+        segments = procfs.mapped_segments([pid, *procfs.children(pid)])
         try:
             os.kill(pid, signal.SIGKILL)  # its children exit when they see it gone
         except (ProcessLookupError, PermissionError):
@@ -299,44 +305,6 @@ class EmbeddedPostgres:
         for segment in segments:  # a killed postmaster cannot remove them itself
             with suppress(OSError):
                 segment.unlink(missing_ok=True)
-
-
-#: A POSIX dynamic shared memory segment of PostgreSQL (dynamic_shared_memory_type posix).
-_DSM_SEGMENT = re.compile(r"/dev/shm/PostgreSQL\.\d+$", re.MULTILINE)  # noqa: S108  # nosec B108
-
-
-def _shared_memory_segments(postmaster: int) -> set[Path]:
-    """The dynamic shared memory segments the postmaster and its children have mapped.
-
-    Why: a server stopped by SIGKILL (the last resort of :meth:`EmbeddedPostgres.stop`)
-    leaves its segments in ``/dev/shm``, a megabyte or so per server, for good; a gate
-    that runs on a laptop every day must not fill its RAM disk. A segment is still usable
-    by a process that has it mapped when its name is removed, so unlinking after the kill
-    is safe. Only names PostgreSQL's posix implementation uses, only from the maps of
-    this server's own processes. Without ``/proc`` (not Linux): nothing found.
-    """
-    pids = [str(postmaster)]
-    try:
-        pids += Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
-    except OSError:
-        pass
-    found: set[Path] = set()
-    for pid in pids:
-        try:
-            maps = Path(f"/proc/{pid}/maps").read_text()
-        except OSError:
-            continue
-        found.update(Path(m.group(0)) for m in _DSM_SEGMENT.finditer(maps))
-    return found
-
-
-def process_running(pid: int) -> bool:
-    """``pid`` exists and is not a zombie (a zombie runs nothing; its parent reaps it)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _log_reason(log: str) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from aksara_release import evidence, locks
+from aksara_release import evidence, locks, procfs
 from aksara_release import scrub as scrub_rule
 from aksara_release.host import venvs
 from aksara_release.host.database import DatabaseServer
@@ -92,29 +92,9 @@ def wait_gone(pgids: set[int], timeout: float = 10.0) -> None:
     """
     deadline = time.monotonic() + timeout
     while pgids and time.monotonic() < deadline:
-        pgids = running_groups(pgids)
+        pgids = procfs.running_groups(pgids)
         if pgids:
             time.sleep(0.05)
-
-
-def running_groups(pgids: set[int]) -> set[int]:
-    """Which of ``pgids`` still have a running member (zombies excluded; no /proc: none)."""
-    running: set[int] = set()
-    try:
-        entries = list(os.scandir("/proc"))
-    except OSError:
-        return running
-    for entry in entries:
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
-            state, pgrp = fields[0], int(fields[2])
-        except (OSError, IndexError, ValueError):
-            continue  # exited while being read
-        if state != "Z" and pgrp in pgids:
-            running.add(pgrp)
-    return running
 
 
 #: A stage that runs longer than this is killed and fails (a hang must not stall CI).
