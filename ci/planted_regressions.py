@@ -337,7 +337,7 @@ def _shm_segments() -> set[Path]:
     return set(SHM.glob("PostgreSQL.*"))
 
 
-def _drop_orphaned_segments(before: set[Path]) -> list[Path]:
+def _drop_orphaned_segments(before: set[Path], grace: float = 5.0) -> list[Path]:
     """Remove the segments a planted run created that no process has mapped any more.
 
     Why: a planted fault can leave a SIGKILLed server (pgserver-stop-fallback,
@@ -346,8 +346,13 @@ def _drop_orphaned_segments(before: set[Path]) -> list[Path]:
     PostgreSQL's pinned segment may be mapped by nobody for a while).
     """
     uid = _embedded_server_uid()
-    mapped = procfs.mapped_segments(procfs.pids())
-    dropped = sorted(seg for seg in _shm_segments() - before - mapped if _owner(seg) == uid)
+    new = {seg for seg in _shm_segments() - before if _owner(seg) == uid}
+    # A SIGKILLed postmaster's children exit a moment after it (when they notice), and
+    # map its segments until then: give them ``grace`` seconds.
+    deadline = time.monotonic() + grace
+    while (new & procfs.mapped_segments(procfs.pids())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    dropped = sorted(new - procfs.mapped_segments(procfs.pids()))
     for seg in dropped:
         seg.unlink(missing_ok=True)
     return dropped

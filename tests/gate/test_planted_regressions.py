@@ -114,7 +114,7 @@ def test_only_new_unmapped_shared_memory_segments_are_removed() -> None:
         foreign.unlink()
     try:
         with mapped.open("r+b") as handle, mmap.mmap(handle.fileno(), 0):
-            assert planted._drop_orphaned_segments(before) == [orphan]
+            assert planted._drop_orphaned_segments(before, grace=0.3) == [orphan]
         assert not orphan.exists() and old.exists() and mapped.exists()
     finally:
         for seg in (old, orphan, mapped, foreign):
