@@ -256,8 +256,11 @@ def apply(regression: Regression, tree: Path) -> None:
     target.write_text(text.replace(regression.old, regression.new), encoding="utf-8")
 
 
-def _pytest(python: Path, tree: Path, tests: tuple[str, ...]) -> tuple[int, float, str]:
-    env = {**os.environ, "PYTHONPATH": f"{tree / 'src'}:{tree / 'ci' / 'src'}"}
+def _pytest(python: Path, tree: Path, tests: tuple[str, ...],
+            tmpdir: Path) -> tuple[int, float, str]:
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": f"{tree / 'src'}:{tree / 'ci' / 'src'}",
+           "TMPDIR": str(tmpdir)}  # the run's servers live here, and only they
     env.pop("COVERAGE_PROCESS_START", None)
     env.pop("COVERAGE_PROCESS_CONFIG", None)
     t0 = time.monotonic()
@@ -271,11 +274,12 @@ def _pytest(python: Path, tree: Path, tests: tuple[str, ...]) -> tuple[int, floa
     return done.returncode, time.monotonic() - t0, tail
 
 
-def _embedded_postmasters() -> dict[int, Path]:
-    """Running embedded-PostgreSQL postmasters (pid -> data directory) of the gate's kind.
+def _embedded_postmasters(under: Path) -> dict[int, Path]:
+    """Running embedded-PostgreSQL postmasters (pid -> data directory) below ``under``.
 
-    Only servers whose data directory lies in an ``aksara-pg-*`` temporary directory
-    (what ``pgserver.embedded_server`` creates) count: nobody else's server is touched.
+    ``under`` is the ``TMPDIR`` of one planted run, where ``pgserver.embedded_server``
+    puts its ``aksara-pg-*`` directory: a server anyone else runs (another test session
+    on the same machine included) is never touched.
     """
     found: dict[int, Path] = {}
     for pid in procfs.pids():
@@ -283,20 +287,20 @@ def _embedded_postmasters() -> dict[int, Path]:
         if not argv or not argv[0].endswith(b"/postgres") or b"-D" not in argv[:-1]:
             continue
         data = Path(os.fsdecode(argv[argv.index(b"-D") + 1]))
-        if data.parent.name.startswith("aksara-pg-") and procfs.process_running(pid):
+        if data.is_relative_to(under) and procfs.process_running(pid):
             found[pid] = data
     return found
 
 
-def _stop_left_behind(before: dict[int, Path]) -> list[Path]:
-    """Stop the servers a planted run left running (not in ``before``) and remove them.
+def _stop_left_behind(under: Path) -> list[Path]:
+    """Stop the servers a planted run left running below ``under`` and remove them.
 
     Why: some regressions plant exactly that fault (a server that survives an
     interrupted start); the script must not leave it running after proving it.
     SIGQUIT is PostgreSQL's immediate shutdown: the postmaster still removes its shared
     memory. Returns the data directories it stopped.
     """
-    left = {pid: data for pid, data in _embedded_postmasters().items() if pid not in before}
+    left = _embedded_postmasters(under)
     for pid in left:
         try:
             os.kill(pid, signal.SIGQUIT)
@@ -304,10 +308,9 @@ def _stop_left_behind(before: dict[int, Path]) -> list[Path]:
         except ProcessLookupError:
             continue
     deadline = time.monotonic() + 30
-    while set(left) & set(_embedded_postmasters()) and time.monotonic() < deadline:
+    while _embedded_postmasters(under) and time.monotonic() < deadline:
         time.sleep(0.1)
-    for data in left.values():
-        shutil.rmtree(data.parent, ignore_errors=True)
+    shutil.rmtree(under, ignore_errors=True)
     return list(left.values())
 
 
@@ -368,15 +371,17 @@ def run(selected: list[Regression]) -> list[dict[str, object]]:
                        cwd=ROOT, check=True)
         try:
             for regression in selected:
-                base_code, _, base_tail = _pytest(python, tree, regression.tests)
+                tmpdir = Path(scratch) / "tmp"
+                base_code, _, base_tail = _pytest(python, tree, regression.tests, tmpdir)
+                _stop_left_behind(tmpdir)  # nothing, unless the baseline itself is broken
                 apply(regression, tree)
-                servers, segments = _embedded_postmasters(), _shm_segments()
+                segments = _shm_segments()
                 try:
-                    code, seconds, tail = _pytest(python, tree, regression.tests)
+                    code, seconds, tail = _pytest(python, tree, regression.tests, tmpdir)
                 finally:
                     subprocess.run(["git", "checkout", "-q", "--", regression.path],
                                    cwd=tree, check=True)
-                    for data in _stop_left_behind(servers):
+                    for data in _stop_left_behind(tmpdir):
                         print(f"    stopped a server the planted run left behind: {data}",
                               flush=True)
                     if dropped := _drop_orphaned_segments(segments):

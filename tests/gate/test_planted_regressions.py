@@ -74,24 +74,28 @@ def test_unknown_id_is_one_line_exit_2(capsys) -> None:
 
 def test_a_server_left_behind_by_a_planted_run_is_stopped_and_removed() -> None:
     # gate-signal-db-start plants a surviving postmaster; the script must stop it (even a
-    # SIGSTOPped one) and its directory, and leave every server it found running alone.
+    # SIGSTOPped one) and the run's TMPDIR, and leave every server outside it alone (an
+    # other one runs beside it here, as another test session's would).
     from aksara_release.pgserver import EmbeddedPostgres, process_running
 
-    base = Path(tempfile.mkdtemp(prefix="aksara-pg-", dir="/tmp"))  # noqa: S108  # nosec B108
-    before = planted._embedded_postmasters()
-    server = EmbeddedPostgres(base_dir=base)
+    root = Path(tempfile.mkdtemp(prefix="aksara-planted-test-", dir="/tmp"))  # noqa: S108  # nosec B108
+    run_tmp, outside = root / "tmp", root / "outside"
+    server, other = EmbeddedPostgres(base_dir=run_tmp / "pg"), EmbeddedPostgres(base_dir=outside)
     try:
         server.start()
-        pid = server._postmaster_pid()
-        assert pid is not None and planted._embedded_postmasters()[pid] == server.data_dir
+        other.start()
+        pid, other_pid = server._postmaster_pid(), other._postmaster_pid()
+        assert pid is not None and other_pid is not None
+        assert planted._embedded_postmasters(run_tmp) == {pid: server.data_dir}
         os.kill(pid, signal.SIGSTOP)
-        assert planted._stop_left_behind(before) == [server.data_dir]
+        assert planted._stop_left_behind(run_tmp) == [server.data_dir]
         assert not process_running(pid)
-        assert not base.exists()
-        assert all(process_running(other) for other in before)
+        assert not run_tmp.exists()
+        assert process_running(other_pid) and outside.exists()
     finally:
         server.stop(timeout=1)
-        shutil.rmtree(base, ignore_errors=True)
+        other.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_only_new_unmapped_shared_memory_segments_are_removed() -> None:
