@@ -79,7 +79,7 @@ def test_an_interrupted_gate_starts_no_new_step(tmp_path) -> None:
 
 
 def test_running_groups_sees_members_and_not_zombies(tmp_path) -> None:
-    # A group whose leader exits (a zombie until reaped) while its child still runs: the
+    # A group whose leader has exited (and been reaped) while its child still runs: the
     # group is running through the child, and stops counting once the child is killed.
     pidfile = tmp_path / "child"
     leader = subprocess.Popen(
@@ -98,6 +98,17 @@ def test_running_groups_sees_members_and_not_zombies(tmp_path) -> None:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(leader.pid, signal.SIGKILL)
+    # A zombie (exited, not yet reaped by us) is listed in /proc but runs nothing.
+    zombie = subprocess.Popen(["true"], start_new_session=True)
+    stat = Path(f"/proc/{zombie.pid}/stat")
+    try:
+        while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child never exited"
+            time.sleep(0.01)
+        assert procfs.running_groups({zombie.pid}) == set()
+        assert not procfs.process_running(zombie.pid)
+    finally:
+        zombie.wait()
 
 
 def test_wait_gone_returns_once_the_killed_group_is_gone(tmp_path) -> None:
