@@ -18,8 +18,10 @@ keeps one *planted regression*: a small edit that breaks the handling. For each 
 with the dev environment's Python (``.gate/dev``, made by ``python3 ci/gate.py test``)
 and ``PYTHONPATH`` pointing at the worktree, so the worktree's code is what runs.
 A planted fault may be exactly a server left running or its shared memory left in
-``/dev/shm``; after each planted run the script stops the embedded servers that run
-started and removes the segments it orphaned, so proving a fault does not leave it behind.
+``/dev/shm``. Each run gets its own ``TMPDIR``; afterwards the script stops the embedded
+servers below it and removes the segments the run orphaned (new, unmapped, owned by the
+embedded server's user), so proving a fault does not leave it behind and no other
+session's server is touched.
 ``--write`` renders the table (fault, planted edit, tests, outcome) as Markdown.
 ``tests/gate/test_planted_regressions.py`` checks, on every test run, that each edit
 still applies to the current tree, so the table cannot silently go stale.
